@@ -1,0 +1,79 @@
+/*
+ * ndpar/array.h - dtypes and the strided array descriptor.
+ *
+ * An ndp_array describes memory the caller owns; ndpar never frees it.
+ * Strides are in bytes and may be zero (broadcast) or negative.
+ */
+#ifndef NDPAR_ARRAY_H
+#define NDPAR_ARRAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* In NumPy's order of the type list ('?bBhHiIqQfd'): type resolution walks
+ * it in this order, so do not reorder. */
+typedef enum ndp_dtype {
+  NDP_BOOL = 0,
+  NDP_INT8,
+  NDP_UINT8,
+  NDP_INT16,
+  NDP_UINT16,
+  NDP_INT32,
+  NDP_UINT32,
+  NDP_INT64,
+  NDP_UINT64,
+  NDP_FLOAT32,
+  NDP_FLOAT64,
+  NDP_NTYPES /* also "no dtype / choose automatically" where accepted */
+} ndp_dtype;
+
+/* Item size in bytes; 0 for an invalid dtype. */
+size_t ndp_dtype_size(ndp_dtype dt);
+/* NumPy's name ("float64"); "invalid" for an invalid dtype. */
+const char *ndp_dtype_name(ndp_dtype dt);
+/* Parses a NumPy name ("float32", "f4", "<f4", "int", "bool", ...).
+ * Returns the dtype or NDP_NTYPES when not recognized. */
+ndp_dtype ndp_dtype_from_name(const char *name);
+
+typedef enum ndp_casting {
+  NDP_CASTING_NO = 0,
+  NDP_CASTING_EQUIV,
+  NDP_CASTING_SAFE,
+  NDP_CASTING_SAME_KIND,
+  NDP_CASTING_UNSAFE
+} ndp_casting;
+
+/* 1 if NumPy allows casting `from` to `to` under `casting`, else 0. */
+int ndp_can_cast(ndp_dtype from, ndp_dtype to, ndp_casting casting);
+/* NumPy's np.result_type for two array dtypes. */
+ndp_dtype ndp_promote(ndp_dtype a, ndp_dtype b);
+
+#define NDP_MAXDIMS 32
+
+/* Flags of ndp_array.flags */
+#define NDP_ARRAY_BYTESWAPPED 1 /* items are stored in non-native byte order */
+
+typedef struct ndp_array {
+  void *data;                     /* borrowed; element [0,...,0] */
+  ndp_dtype dtype;
+  int ndim;                       /* 0 .. NDP_MAXDIMS */
+  int flags;                      /* NDP_ARRAY_* */
+  int64_t shape[NDP_MAXDIMS];
+  int64_t strides[NDP_MAXDIMS];   /* bytes */
+} ndp_array;
+
+/* Fills `a` as a C-contiguous array over `data`. Returns 0 or NDP_EINVAL
+ * (bad dtype, ndim or negative extent) or NDP_EOVERFLOW. */
+int ndp_array_init(ndp_array *a, void *data, ndp_dtype dt, int ndim,
+                   const int64_t *shape);
+/* Number of elements (product of the shape); -1 on overflow. */
+int64_t ndp_array_size(const ndp_array *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NDPAR_ARRAY_H */

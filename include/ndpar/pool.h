@@ -1,0 +1,69 @@
+/*
+ * ndpar/pool.h - the thread pool and parallel_for.
+ *
+ * One process-wide pool of persistent worker threads, started lazily.
+ * Any number of caller threads may run jobs at the same time: each job is
+ * queued and idle workers help whichever job has chunks left; no lock is
+ * held while chunks run. The calling thread always works on its own job,
+ * so a job with one chunk (or a pool of one thread) runs inline with no
+ * wake-up at all.
+ *
+ * Thread-safety: every function here may be called from any thread.
+ * Fork: a child process gets a fresh, empty pool (pthread_atfork); jobs
+ * in the child start new workers.
+ */
+#ifndef NDPAR_POOL_H
+#define NDPAR_POOL_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Threads a job uses by default (the caller included). Initially
+ * NDPAR_NUM_THREADS when it is a positive integer, else the CPUs this
+ * process may run on (affinity mask, bounded by a cgroup CPU quota). */
+int ndp_get_num_threads(void);
+/* Sets the default for later jobs. n >= 1, at most NDP_MAX_THREADS.
+ * Returns 0 or NDP_EINVAL. */
+int ndp_set_num_threads(int n);
+/* What the environment allows, ignoring set_num_threads: the value the
+ * pool started with. */
+int ndp_default_num_threads(void);
+
+#define NDP_MAX_THREADS 1024
+
+/* Runs chunk [begin, end) of a job. `tid` is in [0, nthreads) and unique
+ * among the threads working on this job at one time (use it to index
+ * per-thread scratch). Return 0, or a negative code to stop the job. */
+typedef int (*ndp_range_fn)(void *ctx, int64_t begin, int64_t end, int tid);
+
+/* Called on the calling thread between its chunks, at most every
+ * poll_interval seconds, with the fraction of chunks done. Return 0 to go
+ * on, non-zero to cancel the job (ndp_parallel_for then returns
+ * NDP_ECANCELED unless a chunk failed first). */
+typedef int (*ndp_poll_fn)(void *ud, double fraction_done);
+
+typedef struct ndp_pf_opts {
+  int64_t grain;        /* smallest chunk, in indices; 0 means 1 */
+  int64_t max_chunk;    /* largest chunk; 0 means no limit */
+  int nthreads;         /* 0 means ndp_get_num_threads() */
+  ndp_poll_fn poll;     /* may be NULL */
+  void *poll_ud;
+  double poll_interval; /* seconds; 0 means 0.05 */
+} ndp_pf_opts;
+
+/* Calls fn over [0, n) split into chunks, on up to opts->nthreads threads
+ * (the caller one of them). Every index is visited exactly once unless the
+ * job stops early. Returns 0, the first negative code a chunk returned, or
+ * NDP_ECANCELED, or NDP_EINVAL (n < 0, fn NULL). opts may be NULL.
+ * Jobs may nest: a chunk may call ndp_parallel_for (the inner job runs on
+ * whatever threads are free, at least the caller). */
+int ndp_parallel_for(int64_t n, ndp_range_fn fn, void *ctx,
+                     const ndp_pf_opts *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NDPAR_POOL_H */

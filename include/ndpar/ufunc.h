@@ -1,0 +1,168 @@
+/*
+ * ndpar/ufunc.h - elementwise functions over strided arrays, on all cores.
+ *
+ * Names, type resolution, casting rules and results follow NumPy's ufuncs
+ * (see docs/design.md for the deliberate differences: no float16, so
+ * functions NumPy computes in float16 for bool/int8/uint8 are computed in
+ * float32; no floating-point warnings).
+ */
+#ifndef NDPAR_UFUNC_H
+#define NDPAR_UFUNC_H
+
+#include "array.h"
+#include "errors.h"
+#include "pool.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Type classes of the operations (which loops exist):
+ *   FLT   f,d           ->same     (transcendentals, sqrt, cbrt, rint)
+ *   ALL   ?,ints,f,d    ->same     (abs, floor, ...)
+ *   NUM   ints,f,d      ->same     (negative, square, subtract, ...)
+ *   PRED  any           ->bool     (isnan, comparisons, logical_*)
+ *   DIV   f,d; ints->d  ->same     (divide)
+ */
+#define NDP_OP_MAP(XX)                   \
+  XX(EXP, "exp", 1, FLT)                 \
+  XX(EXPM1, "expm1", 1, FLT)             \
+  XX(EXP2, "exp2", 1, FLT)               \
+  XX(LOG, "log", 1, FLT)                 \
+  XX(LOG1P, "log1p", 1, FLT)             \
+  XX(LOG2, "log2", 1, FLT)               \
+  XX(LOG10, "log10", 1, FLT)             \
+  XX(SQRT, "sqrt", 1, FLT)               \
+  XX(CBRT, "cbrt", 1, FLT)               \
+  XX(SIN, "sin", 1, FLT)                 \
+  XX(COS, "cos", 1, FLT)                 \
+  XX(TAN, "tan", 1, FLT)                 \
+  XX(ARCSIN, "arcsin", 1, FLT)           \
+  XX(ARCCOS, "arccos", 1, FLT)           \
+  XX(ARCTAN, "arctan", 1, FLT)           \
+  XX(SINH, "sinh", 1, FLT)               \
+  XX(COSH, "cosh", 1, FLT)               \
+  XX(TANH, "tanh", 1, FLT)               \
+  XX(ARCSINH, "arcsinh", 1, FLT)         \
+  XX(ARCCOSH, "arccosh", 1, FLT)         \
+  XX(ARCTANH, "arctanh", 1, FLT)         \
+  XX(ABS, "abs", 1, ALL)                 \
+  XX(NEGATIVE, "negative", 1, NUM)       \
+  XX(FLOOR, "floor", 1, ALL)             \
+  XX(CEIL, "ceil", 1, ALL)               \
+  XX(TRUNC, "trunc", 1, ALL)             \
+  XX(RINT, "rint", 1, FLT)               \
+  XX(SQUARE, "square", 1, NUM)           \
+  XX(RECIPROCAL, "reciprocal", 1, NUM)   \
+  XX(SIGN, "sign", 1, NUM)               \
+  XX(ISNAN, "isnan", 1, PRED)            \
+  XX(ISINF, "isinf", 1, PRED)            \
+  XX(ISFINITE, "isfinite", 1, PRED)      \
+  XX(ADD, "add", 2, ALL)                 \
+  XX(SUBTRACT, "subtract", 2, NUM)       \
+  XX(MULTIPLY, "multiply", 2, ALL)       \
+  XX(DIVIDE, "divide", 2, DIV)           \
+  XX(FLOOR_DIVIDE, "floor_divide", 2, NUM) \
+  XX(REMAINDER, "remainder", 2, NUM)     \
+  XX(POWER, "power", 2, NUM)             \
+  XX(MINIMUM, "minimum", 2, ALL)         \
+  XX(MAXIMUM, "maximum", 2, ALL)         \
+  XX(FMIN, "fmin", 2, ALL)               \
+  XX(FMAX, "fmax", 2, ALL)               \
+  XX(ARCTAN2, "arctan2", 2, FLT)         \
+  XX(HYPOT, "hypot", 2, FLT)             \
+  XX(EQUAL, "equal", 2, PRED)            \
+  XX(NOT_EQUAL, "not_equal", 2, PRED)    \
+  XX(LESS, "less", 2, PRED)              \
+  XX(LESS_EQUAL, "less_equal", 2, PRED)  \
+  XX(GREATER, "greater", 2, PRED)        \
+  XX(GREATER_EQUAL, "greater_equal", 2, PRED) \
+  XX(LOGICAL_AND, "logical_and", 2, PRED) \
+  XX(LOGICAL_OR, "logical_or", 2, PRED)  \
+  XX(LOGICAL_XOR, "logical_xor", 2, PRED)
+
+typedef enum ndp_op {
+#define NDP__XX(id, name, nin, cls) NDP_OP_##id,
+  NDP_OP_MAP(NDP__XX)
+#undef NDP__XX
+  NDP_NOPS
+} ndp_op;
+
+/* Operation by NumPy name ("exp", "add"; also the aliases "absolute",
+ * "true_divide", "mod", "pow"). Returns the op (>= 0) or NDP_ENOFUNC. */
+int ndp_op_lookup(const char *name);
+/* Static name of an op; NULL when out of range. */
+const char *ndp_op_name(int op);
+/* Number of inputs (1 or 2); 0 when out of range. */
+int ndp_op_nin(int op);
+
+/* Resolves the loop NumPy would pick for these input dtypes.
+ * `loop` is NDP_NTYPES to choose (NumPy's first loop that every input casts
+ * to safely), or a dtype forced by the caller (NumPy's dtype= argument;
+ * inputs must cast to it under `casting`).
+ * OUT: *loop_dtype, the dtype the computation runs in;
+ *      *out_dtype, the dtype of the result (bool for predicates).
+ * Returns 0, NDP_ENOFUNC, NDP_ETYPE (no loop) or NDP_ECAST. */
+int ndp_op_resolve(int op, const ndp_dtype *in_dtypes, ndp_dtype loop,
+                   ndp_casting casting, ndp_dtype *loop_dtype,
+                   ndp_dtype *out_dtype, ndp_status *st);
+
+/* Execution options shared by the engine's entry points; NULL means
+ * defaults (all threads, no polling). */
+typedef struct ndp_exec {
+  int nthreads;         /* 0: ndp_get_num_threads() */
+  ndp_poll_fn poll;     /* see pool.h; lets a caller show progress/cancel */
+  void *poll_ud;
+  double poll_interval; /* seconds; 0 means 0.05 */
+} ndp_exec;
+
+/* out = op(in[0] [, in[1]]) elementwise, with NumPy broadcasting.
+ * in: nin borrowed descriptors; out: its shape must equal the broadcast
+ * shape of the inputs. `loop` and `casting` as in ndp_op_resolve; the
+ * result is cast to out->dtype, which must be allowed under `casting`.
+ * Output may alias an input exactly (in place); an output that partially
+ * overlaps an input is handled by buffering that input.
+ * Returns 0 or a negative code (NDP_EDOMAIN: integer to a negative integer
+ * power; NDP_ECANCELED: the poll callback asked to stop). */
+int ndp_ufunc(int op, const ndp_array *const *in, const ndp_array *out,
+              ndp_dtype loop, ndp_casting casting, const ndp_exec *ex,
+              ndp_status *st);
+
+/* Broadcast shape of n arrays. OUT: *ndim, shape[NDP_MAXDIMS].
+ * Returns 0 or NDP_ESHAPE. */
+int ndp_broadcast_shape(int n, const ndp_array *const *arrs, int *ndim,
+                        int64_t *shape, ndp_status *st);
+
+/* dst = src cast elementwise (shapes must be equal or src broadcastable),
+ * under `casting`. In parallel. */
+int ndp_copy(const ndp_array *src, const ndp_array *dst, ndp_casting casting,
+             const ndp_exec *ex, ndp_status *st);
+
+/* Instruction sets the kernels are compiled for. */
+typedef enum ndp_isa {
+  NDP_ISA_REF = 0,  /* portable C and libm, scalar (the reference) */
+  NDP_ISA_SSE2,     /* x86-64 baseline, SLEEF 2-lane kernels */
+  NDP_ISA_AVX2,     /* AVX2 + FMA */
+  NDP_ISA_AVX512,   /* AVX-512 F/DQ/VL/BW */
+  NDP_NISAS
+} ndp_isa;
+
+/* The best the CPU supports, lowered by NDPAR_ISA (ref, sse2, avx2, avx512)
+ * when set. */
+ndp_isa ndp_get_isa(void);
+/* Best the CPU supports, ignoring NDPAR_ISA and ndp_set_isa. */
+ndp_isa ndp_cpu_isa(void);
+/* Forces an instruction set for later calls; NDP_EINVAL if the CPU lacks it. */
+int ndp_set_isa(ndp_isa isa);
+/* "ref", "sse2", "avx2", "avx512"; NULL when out of range. */
+const char *ndp_isa_name(ndp_isa isa);
+
+/* Documented worst-case error of op's float64 (f32 = 0) or float32
+ * (f32 = 1) kernels at the instruction set in use, in ULPs; 0 for exact
+ * operations. */
+double ndp_op_ulp_bound(int op, int f32);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NDPAR_UFUNC_H */

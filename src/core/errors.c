@@ -1,0 +1,48 @@
+/*
+ * core/errors.c - messages and names for the NDP_E* codes, generated from
+ * the one table in ndpar/errors.h, and the status helper.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+const char *ndp_strerror(int err) {
+  switch (err) {
+  case 0:
+    return "success";
+#define XX(name, code, msg) \
+  case code:                \
+    return msg;
+    NDP_ERRNO_MAP(XX)
+#undef XX
+  default:
+    return "unknown error";
+  }
+}
+
+const char *ndp_err_name(int err) {
+  switch (err) {
+  case 0:
+    return "NDP_OK";
+#define XX(name, code, msg) \
+  case code:                \
+    return "NDP_" #name;
+    NDP_ERRNO_MAP(XX)
+#undef XX
+  default:
+    return "NDP_EUNKNOWN";
+  }
+}
+
+int ndp__fail(ndp_status *st, int code, const char *fmt, ...) {
+  if (st) {
+    va_list ap;
+    st->code = code;
+    va_start(ap, fmt);
+    vsnprintf(st->msg, sizeof st->msg, fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}

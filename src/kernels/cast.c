@@ -1,0 +1,103 @@
+/*
+ * kernels/cast.c - dtype conversions and strided gather/scatter, used by
+ * the engine's buffered path (strided, byte-swapped or cast operands).
+ *
+ * Conversions follow C (and so NumPy) for in-range values: to bool is
+ * "!= 0", integer narrowing wraps. A float that does not fit the target
+ * integer (or is NaN) gives the x86-64 "integer indefinite" pattern via
+ * int64 (INT64_MIN, truncated): defined behaviour, where plain C would be
+ * undefined; NumPy leaves that case unspecified as well.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels/engine_internal.h"
+
+typedef uint8_t ndp_bool_t;
+
+static inline int64_t f2i64(double x) {
+  return (x >= -9223372036854775808.0 && x < 9223372036854775808.0) ? (int64_t)x
+                                                                     : INT64_MIN;
+}
+static inline uint64_t f2u64(double x) {
+  return (x >= 0.0 && x < 18446744073709551616.0) ? (uint64_t)x : (uint64_t)f2i64(x);
+}
+
+/* kinds: 0 bool, 1 integer, 2 float */
+#define NDP__CTYPES(X, ...)                                                  \
+  X(__VA_ARGS__, BOOL, ndp_bool_t, 0) X(__VA_ARGS__, INT8, int8_t, 1)        \
+  X(__VA_ARGS__, UINT8, uint8_t, 1) X(__VA_ARGS__, INT16, int16_t, 1)        \
+  X(__VA_ARGS__, UINT16, uint16_t, 1) X(__VA_ARGS__, INT32, int32_t, 1)      \
+  X(__VA_ARGS__, UINT32, uint32_t, 1) X(__VA_ARGS__, INT64, int64_t, 1)      \
+  X(__VA_ARGS__, UINT64, uint64_t, 1) X(__VA_ARGS__, FLOAT32, float, 2)      \
+  X(__VA_ARGS__, FLOAT64, double, 2)
+
+/* the same list again: a macro cannot expand itself when nested */
+#define NDP__CTYPES_TO(X, ...)                                                  \
+  X(__VA_ARGS__, BOOL, ndp_bool_t, 0) X(__VA_ARGS__, INT8, int8_t, 1)        \
+  X(__VA_ARGS__, UINT8, uint8_t, 1) X(__VA_ARGS__, INT16, int16_t, 1)        \
+  X(__VA_ARGS__, UINT16, uint16_t, 1) X(__VA_ARGS__, INT32, int32_t, 1)      \
+  X(__VA_ARGS__, UINT32, uint32_t, 1) X(__VA_ARGS__, INT64, int64_t, 1)      \
+  X(__VA_ARGS__, UINT64, uint64_t, 1) X(__VA_ARGS__, FLOAT32, float, 2)      \
+  X(__VA_ARGS__, FLOAT64, double, 2)
+
+#define CVT(F, FK, T, TK, x)                                                 \
+  ((TK) == 0   ? (T)((x) != 0)                                               \
+   : (FK) == 2 && (TK) == 1                                                  \
+       ? (sizeof(T) == 8 && (T)-1 > 0 ? (T)f2u64((double)(x)) : (T)f2i64((double)(x))) \
+       : (T)(x))
+
+#define DEF_CAST(FD, F, FK, TD, T, TK)                                       \
+  static void cast_##FD##_##TD(const void *src, void *dst, size_t n) {       \
+    const F *a = (const F *)src;                                             \
+    T *o = (T *)dst;                                                         \
+    for (size_t i = 0; i < n; i++) o[i] = CVT(F, FK, T, TK, a[i]);           \
+  }
+#define DEF_FROM(_, FD, F, FK) NDP__CTYPES_TO(DEF_CAST, FD, F, FK)
+NDP__CTYPES(DEF_FROM, 0)
+
+#define ROW_ENTRY(FD, F, FK, TD, T, TK) cast_##FD##_##TD,
+#define ROW(_, FD, F, FK) {NDP__CTYPES_TO(ROW_ENTRY, FD, F, FK)},
+static const ndp__cast_fn table[NDP_NTYPES][NDP_NTYPES] = {NDP__CTYPES(ROW, 0)};
+
+ndp__cast_fn ndp__cast(ndp_dtype from, ndp_dtype to) {
+  if ((unsigned)from >= NDP_NTYPES || (unsigned)to >= NDP_NTYPES) return NULL;
+  return table[from][to];
+}
+
+#define GATHER(T, SWAP)                                                      \
+  for (size_t i = 0; i < n; i++) {                                           \
+    T v;                                                                     \
+    memcpy(&v, src + (ptrdiff_t)i * stride, sizeof v);                       \
+    v = SWAP(v);                                                             \
+    memcpy(dst + i * sizeof v, &v, sizeof v);                                \
+  }
+#define NOSWAP(v) (v)
+
+void ndp__gather(const char *src, ptrdiff_t stride, size_t itemsize, int swap,
+                 char *dst, size_t n) {
+  switch (itemsize) {
+  case 1: GATHER(uint8_t, NOSWAP) break;
+  case 2: if (swap) { GATHER(uint16_t, __builtin_bswap16) } else { GATHER(uint16_t, NOSWAP) } break;
+  case 4: if (swap) { GATHER(uint32_t, __builtin_bswap32) } else { GATHER(uint32_t, NOSWAP) } break;
+  default: if (swap) { GATHER(uint64_t, __builtin_bswap64) } else { GATHER(uint64_t, NOSWAP) } break;
+  }
+}
+
+#define SCATTER(T, SWAP)                                                     \
+  for (size_t i = 0; i < n; i++) {                                           \
+    T v;                                                                     \
+    memcpy(&v, src + i * sizeof v, sizeof v);                                \
+    v = SWAP(v);                                                             \
+    memcpy(dst + (ptrdiff_t)i * stride, &v, sizeof v);                       \
+  }
+
+void ndp__scatter(const char *src, size_t itemsize, int swap, char *dst,
+                  ptrdiff_t stride, size_t n) {
+  switch (itemsize) {
+  case 1: SCATTER(uint8_t, NOSWAP) break;
+  case 2: if (swap) { SCATTER(uint16_t, __builtin_bswap16) } else { SCATTER(uint16_t, NOSWAP) } break;
+  case 4: if (swap) { SCATTER(uint32_t, __builtin_bswap32) } else { SCATTER(uint32_t, NOSWAP) } break;
+  default: if (swap) { SCATTER(uint64_t, __builtin_bswap64) } else { SCATTER(uint64_t, NOSWAP) } break;
+  }
+}

@@ -1,0 +1,82 @@
+/*
+ * kernels/sleef_loops.h - float32/float64 transcendentals through SLEEF's
+ * vector functions, for one x86 instruction set.
+ *
+ * The includer (x86_sse2/, x86_avx2/, x86_avx512/) defines the vector
+ * types, unaligned load/store, lane counts and NDP_SD(fn, acc) /
+ * NDP_SF(fn, acc), which name SLEEF's function for that ISA, e.g.
+ * Sleef_expd8_u10avx512f. The loop runs whole vectors, then pads the tail
+ * into one vector on the stack, so no element is computed by other code.
+ * Accuracy: the _u10 functions are within 1.0 ULP, _u05 within 0.5 ULP
+ * (SLEEF's documented bounds; checked by tests/python/test_accuracy.py).
+ */
+#include <sleef.h>
+#include <string.h>
+
+#define SLEEF_UNARY(name, T, VT, N, LOAD, STORE, fn)                     \
+  static int name(const char *const *in, char *out, size_t n) {          \
+    const T *a = (const T *)in[0];                                       \
+    T *o = (T *)out;                                                     \
+    size_t i = 0;                                                        \
+    for (; i + (N) <= n; i += (N)) STORE(o + i, fn(LOAD(a + i)));        \
+    if (i < n) {                                                         \
+      T ta[N], to[N];                                                    \
+      for (size_t k = 0; k < (N); k++) ta[k] = (T)1;                     \
+      memcpy(ta, a + i, (n - i) * sizeof(T));                            \
+      STORE(to, fn(LOAD(ta)));                                           \
+      memcpy(o + i, to, (n - i) * sizeof(T));                            \
+    }                                                                    \
+    return 0;                                                            \
+  }
+
+#define SLEEF_BINARY(name, T, VT, N, LOAD, STORE, fn)                    \
+  static int name(const char *const *in, char *out, size_t n) {          \
+    const T *a = (const T *)in[0], *b = (const T *)in[1];                \
+    T *o = (T *)out;                                                     \
+    size_t i = 0;                                                        \
+    for (; i + (N) <= n; i += (N))                                       \
+      STORE(o + i, fn(LOAD(a + i), LOAD(b + i)));                        \
+    if (i < n) {                                                         \
+      T ta[N], tb[N], to[N];                                             \
+      for (size_t k = 0; k < (N); k++) ta[k] = tb[k] = (T)1;             \
+      memcpy(ta, a + i, (n - i) * sizeof(T));                            \
+      memcpy(tb, b + i, (n - i) * sizeof(T));                            \
+      STORE(to, fn(LOAD(ta), LOAD(tb)));                                 \
+      memcpy(o + i, to, (n - i) * sizeof(T));                            \
+    }                                                                    \
+    return 0;                                                            \
+  }
+
+/* X(OP, sleef name, accuracy) */
+#define NDP__SLEEF_UNARY_OPS(X)                                          \
+  X(EXP, exp, u10) X(EXPM1, expm1, u10) X(EXP2, exp2, u10)               \
+  X(LOG, log, u10) X(LOG1P, log1p, u10) X(LOG2, log2, u10)               \
+  X(LOG10, log10, u10) X(CBRT, cbrt, u10) X(SIN, sin, u10)               \
+  X(COS, cos, u10) X(TAN, tan, u10) X(ARCSIN, asin, u10)                 \
+  X(ARCCOS, acos, u10) X(ARCTAN, atan, u10) X(SINH, sinh, u10)           \
+  X(COSH, cosh, u10) X(TANH, tanh, u10) X(ARCSINH, asinh, u10)           \
+  X(ARCCOSH, acosh, u10) X(ARCTANH, atanh, u10)
+#define NDP__SLEEF_BINARY_OPS(X)                                         \
+  X(ARCTAN2, atan2, u10) X(HYPOT, hypot, u05) X(POWER, pow, u10)
+
+#define DEF_U(OP, f, acc)                                                 \
+  SLEEF_UNARY(sl_##f##_d, double, NDP_VD, NDP_ND, NDP_LOADD, NDP_STORED,  \
+              NDP_SD(f, acc))                                             \
+  SLEEF_UNARY(sl_##f##_f, float, NDP_VF, NDP_NF, NDP_LOADF, NDP_STOREF,   \
+              NDP_SF(f, acc))
+#define DEF_B(OP, f, acc)                                                 \
+  SLEEF_BINARY(sl_##f##_d, double, NDP_VD, NDP_ND, NDP_LOADD, NDP_STORED, \
+               NDP_SD(f, acc))                                            \
+  SLEEF_BINARY(sl_##f##_f, float, NDP_VF, NDP_NF, NDP_LOADF, NDP_STOREF,  \
+               NDP_SF(f, acc))
+NDP__SLEEF_UNARY_OPS(DEF_U)
+NDP__SLEEF_BINARY_OPS(DEF_B)
+
+#define SET_SL(OP, f, acc)                        \
+  t->fn[NDP_OP_##OP][NDP_FLOAT64] = sl_##f##_d;   \
+  t->fn[NDP_OP_##OP][NDP_FLOAT32] = sl_##f##_f;
+
+static void ndp__sleef_register(ndp__ktable *t) {
+  NDP__SLEEF_UNARY_OPS(SET_SL)
+  NDP__SLEEF_BINARY_OPS(SET_SL)
+}

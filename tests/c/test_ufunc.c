@@ -1,0 +1,300 @@
+/*
+ * tests/c/test_ufunc.c - the elementwise engine through the C API, at every
+ * instruction set the CPU has: values against libm / plain C loops,
+ * layouts (strided, negative strides, Fortran order, broadcasting, in
+ * place, partial overlap, byte-swapped), type resolution, errors.
+ * The exhaustive comparison with NumPy is in tests/python.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "ndpar.h"
+
+static double ulp_diff(double got, double want) {
+  if (isnan(want)) return isnan(got) ? 0 : 1e9;
+  if (isinf(want)) return got == want ? 0 : 1e9;
+  double u = nextafter(fabs(want), INFINITY) - fabs(want);
+  return fabs(got - want) / u;
+}
+
+static void vec1(ndp_array *a, void *data, ndp_dtype dt, int64_t n) {
+  assert_int_equal(ndp_array_init(a, data, dt, 1, &n), 0);
+}
+
+static int run1(int op, ndp_array *x, ndp_array *out) {
+  const ndp_array *in[1] = {x};
+  ndp_status st;
+  return ndp_ufunc(op, in, out, NDP_NTYPES, NDP_CASTING_SAME_KIND, NULL, &st);
+}
+
+static int run2(int op, ndp_array *x, ndp_array *y, ndp_array *out) {
+  const ndp_array *in[2] = {x, y};
+  ndp_status st;
+  return ndp_ufunc(op, in, out, NDP_NTYPES, NDP_CASTING_SAME_KIND, NULL, &st);
+}
+
+static void test_transcendentals_every_isa(void **state) {
+  (void)state;
+  enum { N = 5003 };
+  double *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+  float *xf = malloc(N * sizeof *xf), *yf = malloc(N * sizeof *yf);
+  for (int i = 0; i < N; i++) {
+    x[i] = -20.0 + 40.0 * i / N;
+    xf[i] = (float)x[i];
+  }
+  /* long double references: glibc's double cbrt alone is off by 3-4 ulp */
+  struct { int op; long double (*f)(long double); } fs[] = {
+      {NDP_OP_EXP, expl}, {NDP_OP_SIN, sinl}, {NDP_OP_COS, cosl}, {NDP_OP_TANH, tanhl},
+      {NDP_OP_ARCTAN, atanl}, {NDP_OP_CBRT, cbrtl}, {NDP_OP_EXPM1, expm1l},
+      {NDP_OP_SINH, sinhl}, {NDP_OP_ARCSINH, asinhl}, {NDP_OP_SQRT, sqrtl}};
+  ndp_isa cpu = ndp_cpu_isa();
+  for (int isa = 0; isa <= (int)cpu; isa++) {
+    assert_int_equal(ndp_set_isa((ndp_isa)isa), 0);
+    for (size_t k = 0; k < sizeof fs / sizeof fs[0]; k++) {
+      ndp_array a, o;
+      vec1(&a, x, NDP_FLOAT64, N);
+      vec1(&o, y, NDP_FLOAT64, N);
+      assert_int_equal(run1(fs[k].op, &a, &o), 0);
+      double bound = ndp_op_ulp_bound(fs[k].op, 0) + 0.5; /* + rounding the reference */
+      for (int i = 0; i < N; i++) {
+        double want = (double)fs[k].f((long double)x[i]);
+        if (isnan(want)) continue; /* sqrt of negatives: nan both sides */
+        if (ulp_diff(y[i], want) > bound)
+          fail_msg("isa %s op %s x=%.17g got %.17g want %.17g", ndp_isa_name((ndp_isa)isa),
+                   ndp_op_name(fs[k].op), x[i], y[i], want);
+      }
+      vec1(&a, xf, NDP_FLOAT32, N);
+      vec1(&o, yf, NDP_FLOAT32, N);
+      assert_int_equal(run1(fs[k].op, &a, &o), 0);
+      for (int i = 0; i < N; i++) {
+        float want = (float)fs[k].f((long double)xf[i]);
+        if (isnan(want) || isinf(want)) continue;
+        float u = nextafterf(fabsf(want), INFINITY) - fabsf(want);
+        if (fabsf(yf[i] - want) / u > (float)ndp_op_ulp_bound(fs[k].op, 1) + 0.5f)
+          fail_msg("f32 isa %s op %s x=%.9g got %.9g want %.9g", ndp_isa_name((ndp_isa)isa),
+                   ndp_op_name(fs[k].op), (double)xf[i], (double)yf[i], (double)want);
+      }
+    }
+  }
+  ndp_set_isa(cpu);
+  free(x), free(y), free(xf), free(yf);
+}
+
+static void test_strided_and_orders(void **state) {
+  (void)state;
+  /* a 6x5 C array; use its transpose (F-ordered view) and a reversed,
+   * every-other-row view; compare with a plain loop */
+  double m[6][5], out[5][6], out2[3][5];
+  for (int i = 0; i < 6; i++)
+    for (int j = 0; j < 5; j++) m[i][j] = i * 10 + j;
+  ndp_array t = {0}, o, r = {0}, o2;
+  t.data = m;
+  t.dtype = NDP_FLOAT64;
+  t.ndim = 2;
+  t.shape[0] = 5, t.shape[1] = 6;
+  t.strides[0] = 8, t.strides[1] = 40;
+  int64_t so[2] = {5, 6};
+  ndp_array_init(&o, out, NDP_FLOAT64, 2, so);
+  assert_int_equal(run1(NDP_OP_SQUARE, &t, &o), 0);
+  for (int i = 0; i < 5; i++)
+    for (int j = 0; j < 6; j++) assert_true(out[i][j] == m[j][i] * m[j][i]);
+  r.data = &m[5][0]; /* rows 5, 3, 1 */
+  r.dtype = NDP_FLOAT64;
+  r.ndim = 2;
+  r.shape[0] = 3, r.shape[1] = 5;
+  r.strides[0] = -80, r.strides[1] = 8;
+  int64_t s2[2] = {3, 5};
+  ndp_array_init(&o2, out2, NDP_FLOAT64, 2, s2);
+  assert_int_equal(run1(NDP_OP_NEGATIVE, &r, &o2), 0);
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 5; j++) assert_true(out2[i][j] == -m[5 - 2 * i][j]);
+}
+
+static void test_broadcast_and_cast(void **state) {
+  (void)state;
+  int32_t col[3] = {1, 2, 3};
+  uint8_t row[4] = {10, 20, 30, 250};
+  double out[3][4];
+  ndp_array a, b, o;
+  int64_t sa[2] = {3, 1}, sb[1] = {4}, so[2] = {3, 4};
+  ndp_array_init(&a, col, NDP_INT32, 2, sa);
+  ndp_array_init(&b, row, NDP_UINT8, 1, sb);
+  ndp_array_init(&o, out, NDP_FLOAT64, 2, so);
+  /* int32 * uint8 -> int32 loop; the result is cast to float64 */
+  assert_int_equal(run2(NDP_OP_MULTIPLY, &a, &b, &o), 0);
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 4; j++) assert_true(out[i][j] == (double)(col[i] * row[j]));
+  int64_t bad[2] = {3, 5};
+  ndp_array_init(&o, out, NDP_FLOAT64, 2, bad);
+  assert_int_equal(run2(NDP_OP_MULTIPLY, &a, &b, &o), NDP_ESHAPE);
+  /* float64 result into an int32 output: not under same_kind */
+  int32_t oi[12];
+  ndp_array_init(&o, oi, NDP_INT32, 2, so);
+  assert_int_equal(run2(NDP_OP_DIVIDE, &a, &b, &o), NDP_ECAST);
+}
+
+static void test_in_place_and_overlap(void **state) {
+  (void)state;
+  enum { N = 100000 };
+  double *x = malloc((N + 1) * sizeof *x);
+  for (int i = 0; i <= N; i++) x[i] = i;
+  ndp_array a, o;
+  vec1(&a, x, NDP_FLOAT64, N);
+  assert_int_equal(run1(NDP_OP_SQUARE, &a, &a), 0); /* exact alias */
+  for (int i = 0; i < N; i++) assert_true(x[i] == (double)i * i);
+  for (int i = 0; i <= N; i++) x[i] = i;
+  vec1(&a, x, NDP_FLOAT64, N);
+  vec1(&o, x + 1, NDP_FLOAT64, N); /* out = in shifted by one: partial overlap */
+  assert_int_equal(run1(NDP_OP_NEGATIVE, &a, &o), 0);
+  for (int i = 0; i < N; i++) assert_true(x[i + 1] == -(double)i);
+  /* the copy of the overlapping input fails cleanly without memory */
+  for (int i = 0; i <= N; i++) x[i] = i;
+  ndp__fail_alloc_after(0);
+  assert_int_equal(run1(NDP_OP_NEGATIVE, &a, &o), NDP_ENOMEM);
+  ndp__fail_alloc_after(-1);
+  free(x);
+}
+
+static void test_integer_semantics(void **state) {
+  (void)state;
+  int8_t a[6] = {-128, 7, -7, 7, 0, 5}, b[6] = {-1, 0, 2, -2, 3, 2}, q[6], r[6];
+  ndp_array A, B, Q, R;
+  vec1(&A, a, NDP_INT8, 6);
+  vec1(&B, b, NDP_INT8, 6);
+  vec1(&Q, q, NDP_INT8, 6);
+  vec1(&R, r, NDP_INT8, 6);
+  assert_int_equal(run2(NDP_OP_FLOOR_DIVIDE, &A, &B, &Q), 0);
+  assert_int_equal(run2(NDP_OP_REMAINDER, &A, &B, &R), 0);
+  const int8_t wq[6] = {-128, 0, -4, -4, 0, 2}, wr[6] = {0, 0, 1, -1, 0, 1};
+  assert_memory_equal(q, wq, 6);
+  assert_memory_equal(r, wr, 6);
+  int64_t e[2] = {3, -1}, base[2] = {2, 2}, pr[2];
+  ndp_array E, Bs, P;
+  vec1(&E, e, NDP_INT64, 2);
+  vec1(&Bs, base, NDP_INT64, 2);
+  vec1(&P, pr, NDP_INT64, 2);
+  assert_int_equal(run2(NDP_OP_POWER, &Bs, &E, &P), NDP_EDOMAIN);
+  /* int64 vs uint64 compares exactly */
+  int64_t s[3] = {-1, 5, INT64_MAX};
+  uint64_t u[3] = {UINT64_MAX, 5, (uint64_t)INT64_MAX + 1};
+  uint8_t lt[3];
+  ndp_array S, U, L;
+  vec1(&S, s, NDP_INT64, 3);
+  vec1(&U, u, NDP_UINT64, 3);
+  vec1(&L, lt, NDP_BOOL, 3);
+  assert_int_equal(run2(NDP_OP_LESS, &S, &U, &L), 0);
+  assert_int_equal(lt[0], 1);
+  assert_int_equal(lt[1], 0);
+  assert_int_equal(lt[2], 1);
+}
+
+static void test_byteswapped(void **state) {
+  (void)state;
+  double v[3] = {1.0, 2.0, 4.0}, out[3];
+  for (int i = 0; i < 3; i++) {
+    uint64_t w;
+    memcpy(&w, &v[i], 8);
+    w = __builtin_bswap64(w);
+    memcpy(&v[i], &w, 8);
+  }
+  ndp_array a, o;
+  vec1(&a, v, NDP_FLOAT64, 3);
+  a.flags = NDP_ARRAY_BYTESWAPPED;
+  vec1(&o, out, NDP_FLOAT64, 3);
+  assert_int_equal(run1(NDP_OP_LOG2, &a, &o), 0);
+  assert_true(out[0] == 0.0 && out[1] == 1.0 && out[2] == 2.0);
+}
+
+static void test_resolution(void **state) {
+  (void)state;
+  ndp_dtype l, o, in[2];
+  in[0] = NDP_UINT8;
+  assert_int_equal(ndp_op_resolve(NDP_OP_EXP, in, NDP_NTYPES, NDP_CASTING_SAME_KIND, &l, &o, NULL), 0);
+  assert_int_equal(o, NDP_FLOAT32); /* NumPy: float16 (documented difference) */
+  in[0] = NDP_INT32;
+  ndp_op_resolve(NDP_OP_EXP, in, NDP_NTYPES, NDP_CASTING_SAME_KIND, &l, &o, NULL);
+  assert_int_equal(o, NDP_FLOAT64);
+  in[0] = NDP_INT8, in[1] = NDP_INT8;
+  ndp_op_resolve(NDP_OP_DIVIDE, in, NDP_NTYPES, NDP_CASTING_SAME_KIND, &l, &o, NULL);
+  assert_int_equal(o, NDP_FLOAT64);
+  in[0] = NDP_BOOL, in[1] = NDP_BOOL;
+  ndp_op_resolve(NDP_OP_FLOOR_DIVIDE, in, NDP_NTYPES, NDP_CASTING_SAME_KIND, &l, &o, NULL);
+  assert_int_equal(o, NDP_INT8);
+  ndp_status st;
+  assert_int_equal(ndp_op_resolve(NDP_OP_SUBTRACT, in, NDP_NTYPES, NDP_CASTING_SAME_KIND, &l, &o, &st), NDP_ETYPE);
+  assert_true(strstr(st.msg, "subtract") != NULL);
+  in[0] = NDP_FLOAT64;
+  assert_int_equal(ndp_op_resolve(NDP_OP_EXP, in, NDP_INT32, NDP_CASTING_SAME_KIND, &l, &o, &st), NDP_ETYPE);
+  assert_int_equal(ndp_op_resolve(NDP_OP_SQRT, in, NDP_FLOAT32, NDP_CASTING_SAFE, &l, &o, &st), NDP_ECAST);
+  assert_int_equal(ndp_op_resolve(NDP_OP_SQRT, in, NDP_FLOAT32, NDP_CASTING_SAME_KIND, &l, &o, &st), 0);
+  assert_int_equal(ndp_op_lookup("absolute"), NDP_OP_ABS);
+  assert_int_equal(ndp_op_lookup("nosuch"), NDP_ENOFUNC);
+  assert_int_equal(ndp_op_nin(NDP_OP_HYPOT), 2);
+  assert_int_equal(ndp_op_nin(-1), 0);
+}
+
+static void test_bad_arguments(void **state) {
+  (void)state;
+  double x[4] = {0}, y[4];
+  ndp_array a, o;
+  vec1(&a, x, NDP_FLOAT64, 4);
+  vec1(&o, y, NDP_FLOAT64, 4);
+  const ndp_array *in[2] = {&a, NULL};
+  ndp_status st;
+  assert_int_equal(ndp_ufunc(NDP_NOPS, in, &o, NDP_NTYPES, NDP_CASTING_SAME_KIND, NULL, &st), NDP_ENOFUNC);
+  assert_int_equal(ndp_ufunc(NDP_OP_ADD, in, &o, NDP_NTYPES, NDP_CASTING_SAME_KIND, NULL, &st), NDP_EINVAL);
+  assert_int_equal(ndp_ufunc(NDP_OP_EXP, NULL, &o, NDP_NTYPES, NDP_CASTING_SAME_KIND, NULL, &st), NDP_EINVAL);
+  assert_int_equal(ndp_ufunc(NDP_OP_EXP, in, NULL, NDP_NTYPES, NDP_CASTING_SAME_KIND, NULL, &st), NDP_EINVAL);
+  a.ndim = 99;
+  assert_int_equal(ndp_ufunc(NDP_OP_EXP, in, &o, NDP_NTYPES, NDP_CASTING_SAME_KIND, NULL, &st), NDP_EINVAL);
+  a.ndim = 1;
+  a.dtype = (ndp_dtype)77;
+  assert_int_equal(ndp_ufunc(NDP_OP_EXP, in, &o, NDP_NTYPES, NDP_CASTING_SAME_KIND, NULL, &st), NDP_ETYPE);
+  a.dtype = NDP_FLOAT64;
+  assert_int_equal(ndp_ufunc(NDP_OP_EXP, in, &o, NDP_NTYPES, (ndp_casting)9, NULL, NULL), NDP_EINVAL);
+  /* empty arrays are fine */
+  int64_t zero = 0;
+  ndp_array_init(&a, NULL, NDP_FLOAT64, 1, &zero);
+  ndp_array_init(&o, NULL, NDP_FLOAT64, 1, &zero);
+  assert_int_equal(ndp_ufunc(NDP_OP_EXP, in, &o, NDP_NTYPES, NDP_CASTING_SAME_KIND, NULL, &st), 0);
+}
+
+static void test_copy(void **state) {
+  (void)state;
+  int16_t s[4] = {1, -2, 3, -4};
+  double d[4];
+  ndp_array a, o;
+  vec1(&a, s, NDP_INT16, 4);
+  vec1(&o, d, NDP_FLOAT64, 4);
+  assert_int_equal(ndp_copy(&a, &o, NDP_CASTING_SAFE, NULL, NULL), 0);
+  for (int i = 0; i < 4; i++) assert_true(d[i] == s[i]);
+  assert_int_equal(ndp_copy(&o, &a, NDP_CASTING_SAFE, NULL, NULL), NDP_ECAST);
+}
+
+static void test_bandwidth(void **state) {
+  (void)state;
+  ndp_bandwidth bw;
+  assert_int_equal(ndp_measure_bandwidth(8 << 20, 0, 2, &bw, NULL), 0);
+  assert_true(bw.copy_gbs > 0.1 && bw.triad_gbs > 0.1);
+  assert_int_equal(ndp_measure_bandwidth(1 << 20, -1, 1, &bw, NULL), NDP_EINVAL);
+  assert_int_equal(ndp_measure_bandwidth(1 << 20, 1, 1, NULL, NULL), NDP_EINVAL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_transcendentals_every_isa), cmocka_unit_test(test_strided_and_orders),
+      cmocka_unit_test(test_broadcast_and_cast), cmocka_unit_test(test_in_place_and_overlap),
+      cmocka_unit_test(test_integer_semantics), cmocka_unit_test(test_byteswapped),
+      cmocka_unit_test(test_resolution), cmocka_unit_test(test_bad_arguments),
+      cmocka_unit_test(test_copy), cmocka_unit_test(test_bandwidth),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

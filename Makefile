@@ -1,0 +1,85 @@
+# ndpar - one entry point for set-up, build, tests, demo and benchmarks.
+#   make demo    set up, build, run `ndpar demo`
+#   make test    set up, build, run every C, sanitizer, fuzz, Python and CLI test
+#   make bench   run bench/ and rewrite BENCHMARKS.md (+ bench/core.png)
+# Set-up installs Debian packages with apt-get when they are missing (needs
+# root, as on the project's machines) and Python packages into .venv.
+
+PYTHON   ?= python3
+VENV     := .venv
+VPY      := $(VENV)/bin/python
+VBIN     := $(abspath $(VENV)/bin)
+MESON    := $(VBIN)/meson
+DEBS     := libsleef-dev libcmocka-dev pkg-config clang libclang-rt-14-dev
+export PATH := $(VBIN):$(PATH)
+
+.PHONY: all setup build install demo test test-c test-asan test-tsan test-fuzz \
+        test-py bench fuzz clean
+
+all: install
+
+$(VENV)/.debs:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+$(VENV)/.pydeps: requirements-dev.txt | $(VENV)/.debs
+	@[ -x $(VPY) ] || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+setup: $(VENV)/.debs $(VENV)/.pydeps
+
+# C library, command and C tests (tests need no Python).
+build: setup
+	@[ -f build/build.ninja ] || $(MESON) setup build -Dwerror=true >/dev/null
+	$(MESON) compile -C build
+
+# The Python package and the `ndpar` command into .venv.
+install: setup
+	$(VPY) -m pip install -q --disable-pip-version-check --no-build-isolation .
+
+demo: install
+	$(VBIN)/ndpar demo
+
+test-c: build
+	$(MESON) test -C build --print-errorlogs
+
+test-asan: setup
+	@[ -f build-asan/build.ninja ] || CC=clang $(MESON) setup build-asan -Dbuildtype=debug \
+	  -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true >/dev/null
+	$(MESON) compile -C build-asan
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  $(MESON) test -C build-asan --print-errorlogs
+
+test-tsan: setup
+	@[ -f build-tsan/build.ninja ] || CC=clang $(MESON) setup build-tsan -Dbuildtype=debugoptimized \
+	  -Db_sanitize=thread -Db_lundef=false -Dwerror=true >/dev/null
+	$(MESON) compile -C build-tsan tests/c/test_pool tests/c/test_ufunc
+	TSAN_OPTIONS=halt_on_error=1 $(MESON) test -C build-tsan --print-errorlogs pool ufunc
+
+# libFuzzer on the .npy header parser: a short run from the corpus.
+FUZZ_SECONDS ?= 20
+fuzz test-fuzz: setup
+	@mkdir -p build-fuzz/corpus
+	clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
+	  fuzz/fuzz_npy_header.c src/io/npy.c src/core/errors.c src/core/alloc.c src/core/array.c \
+	  -o build-fuzz/fuzz_npy_header
+	build-fuzz/fuzz_npy_header -max_total_time=$(FUZZ_SECONDS) -timeout=5 \
+	  build-fuzz/corpus fuzz/corpus/npy_header
+
+test-py: install
+	cd tests && $(VPY) -m pytest -q -p no:cacheprovider python cli
+
+test: test-c test-asan test-tsan test-fuzz test-py
+
+bench: install
+	$(VPY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt
+	$(VPY) bench/bench_core.py
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz .mesonpy-* 

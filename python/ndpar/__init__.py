@@ -1,0 +1,91 @@
+"""ndpar: NumPy work on every core.
+
+Elementwise functions with NumPy's names and conventions (``ndpar.exp(x,
+out=None, dtype=None, casting='same_kind')`` and so on) that run on all
+cores of the machine, with SIMD math, straight on the arrays' memory.
+Switch by changing an import::
+
+    import ndpar as np_par
+    y = np_par.exp(x)            # like numpy.exp(x), on every core
+
+Threads: ``ndpar.set_num_threads(n)``, ``ndpar.get_num_threads()``, or for a
+block of code ``with ndpar.threads(n): ...``. The environment variable
+NDPAR_NUM_THREADS sets the default.
+
+Differences from NumPy, by design: there is no float16, so functions that
+NumPy computes in float16 for bool/int8/uint8 inputs are computed in
+float32; no floating-point RuntimeWarnings are issued.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+from . import _ndpar
+from ._ndpar import (  # noqa: F401  (re-exported API)
+    __version__,
+    cpu_isa,
+    default_num_threads,
+    get_isa,
+    get_num_threads,
+    mathlib,
+    measure_bandwidth,
+    set_isa,
+    set_num_threads,
+    ulp_bound,
+)
+
+UNARY = (
+    "exp expm1 exp2 log log1p log2 log10 sqrt cbrt sin cos tan arcsin arccos "
+    "arctan sinh cosh tanh arcsinh arccosh arctanh abs negative floor ceil "
+    "trunc rint square reciprocal sign isnan isinf isfinite"
+).split()
+BINARY = (
+    "add subtract multiply divide floor_divide remainder power minimum maximum "
+    "fmin fmax arctan2 hypot equal not_equal less less_equal greater "
+    "greater_equal logical_and logical_or logical_xor"
+).split()
+
+for _name in UNARY + BINARY:
+    globals()[_name] = getattr(_ndpar, _name)
+del _name
+
+# NumPy's aliases
+absolute = abs  # noqa: F821
+true_divide = divide  # noqa: F821
+mod = remainder  # noqa: F821
+pow = power  # noqa: F821
+
+
+@contextlib.contextmanager
+def threads(n: int) -> Iterator[None]:
+    """Run the enclosed block with ``n`` threads, then restore the setting.
+
+    The setting is process-wide: other threads running ndpar jobs at the same
+    time also see it.
+    """
+    previous = get_num_threads()
+    set_num_threads(n)
+    try:
+        yield
+    finally:
+        set_num_threads(previous)
+
+
+def info() -> dict:
+    """Version, threads, instruction set and math library, as a dict."""
+    return {
+        "version": __version__,
+        "threads": get_num_threads(),
+        "default_threads": default_num_threads(),
+        "isa": get_isa(),
+        "cpu_isa": cpu_isa(),
+        "mathlib": mathlib,
+    }
+
+
+__all__ = [
+    "threads", "info", "get_num_threads", "set_num_threads", "default_num_threads",
+    "get_isa", "cpu_isa", "set_isa", "ulp_bound", "measure_bandwidth",
+    "absolute", "true_divide", "mod", "pow",
+] + UNARY + BINARY

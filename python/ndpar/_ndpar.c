@@ -1,0 +1,539 @@
+/*
+ * python/ndpar/_ndpar.c - the Python face of libndpar, on the CPython and
+ * NumPy C APIs. Thin by design: it turns arguments into ndp_array
+ * descriptors over the arrays' own memory (never a copy of an ndarray),
+ * releases the GIL, calls the library, and maps NDP_E* codes to Python
+ * exceptions. All computing happens in libndpar.
+ *
+ * Every ufunc is one PyCFunction whose `self` is the op code, so one C
+ * function serves them all through METH_FASTCALL (no tuple/dict built).
+ * Python scalars follow NumPy 2's weak-scalar rules (NEP 50).
+ * Ctrl-C: while a job runs, the calling thread polls every 50 ms, takes
+ * the GIL briefly and runs PyErr_CheckSignals; a pending KeyboardInterrupt
+ * cancels the job, which stops at the next chunk (chunks are <= 1M items).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#define NPY_NO_DEPRECATED_API NPY_2_0_API_VERSION
+#define PY_ARRAY_UNIQUE_SYMBOL ndpar_ARRAY_API
+#include <numpy/arrayobject.h>
+
+#include <string.h>
+
+#include "ndpar.h"
+
+/* ---- dtype mapping -------------------------------------------------------- */
+
+static int ndp_from_typenum(int t, ndp_dtype *out) {
+  switch (t) {
+  case NPY_BOOL: *out = NDP_BOOL; return 1;
+  case NPY_BYTE: *out = NDP_INT8; return 1;
+  case NPY_UBYTE: *out = NDP_UINT8; return 1;
+  case NPY_SHORT: *out = NDP_INT16; return 1;
+  case NPY_USHORT: *out = NDP_UINT16; return 1;
+  case NPY_INT: *out = NDP_INT32; return 1;
+  case NPY_UINT: *out = NDP_UINT32; return 1;
+  case NPY_LONG: *out = sizeof(long) == 8 ? NDP_INT64 : NDP_INT32; return 1;
+  case NPY_ULONG: *out = sizeof(long) == 8 ? NDP_UINT64 : NDP_UINT32; return 1;
+  case NPY_LONGLONG: *out = NDP_INT64; return 1;
+  case NPY_ULONGLONG: *out = NDP_UINT64; return 1;
+  case NPY_FLOAT: *out = NDP_FLOAT32; return 1;
+  case NPY_DOUBLE: *out = NDP_FLOAT64; return 1;
+  default: return 0;
+  }
+}
+
+static const int typenums[NDP_NTYPES] = {
+    NPY_BOOL, NPY_INT8, NPY_UINT8, NPY_INT16, NPY_UINT16, NPY_INT32,
+    NPY_UINT32, NPY_INT64, NPY_UINT64, NPY_FLOAT32, NPY_FLOAT64};
+
+/* ---- errors --------------------------------------------------------------- */
+
+static PyObject *raise_status(const char *fname, int rc, const ndp_status *st) {
+  if (PyErr_Occurred()) return NULL; /* e.g. KeyboardInterrupt from polling */
+  PyObject *exc;
+  switch (rc) {
+  case NDP_ETYPE: case NDP_ECAST: exc = PyExc_TypeError; break;
+  case NDP_ENOMEM: exc = PyExc_MemoryError; break;
+  case NDP_EINVAL: case NDP_ESHAPE: case NDP_EDOMAIN: case NDP_ENOFUNC:
+  case NDP_EFORMAT: exc = PyExc_ValueError; break;
+  case NDP_EIO: exc = PyExc_OSError; break;
+  case NDP_ECANCELED: exc = PyExc_KeyboardInterrupt; break;
+  default: exc = PyExc_RuntimeError; break;
+  }
+  PyErr_Format(exc, "ndpar.%s: %s", fname,
+               (st && st->msg[0]) ? st->msg : ndp_strerror(rc));
+  return NULL;
+}
+
+/* ---- the GIL while a job runs --------------------------------------------- */
+
+typedef struct {
+  PyThreadState *ts;
+} gil_poll;
+
+static int poll_signals(void *ud, double frac) {
+  gil_poll *g = ud;
+  (void)frac;
+  PyEval_RestoreThread(g->ts);
+  int r = PyErr_CheckSignals();
+  g->ts = PyEval_SaveThread();
+  return r != 0;
+}
+
+/* Below this many elements the GIL is kept: the job is one inline chunk
+ * shorter than a GIL hand-off. */
+#define GIL_RELEASE_MIN 4096
+
+/* ---- operands ------------------------------------------------------------- */
+
+typedef struct {
+  PyArrayObject *arr; /* owned reference, or NULL for a Python scalar */
+  ndp_array a;
+  int weak;           /* 1 int, 2 float, 3 bool: a Python scalar */
+  PyObject *scalar;   /* borrowed */
+  union {
+    int8_t i8; uint8_t u8; int16_t i16; uint16_t u16; int32_t i32;
+    uint32_t u32; int64_t i64; uint64_t u64; float f32; double f64;
+  } buf;
+} operand;
+
+static int fill_desc(PyArrayObject *arr, ndp_array *a, const char *fname,
+                     const char *argname) {
+  ndp_dtype dt;
+  PyArray_Descr *d = PyArray_DESCR(arr);
+  if (!ndp_from_typenum(d->type_num, &dt)) {
+    PyErr_Format(PyExc_TypeError,
+                 "ndpar.%s: argument '%s' has dtype %S, which ndpar does not support "
+                 "(bool, int8..int64, uint8..uint64, float32, float64)",
+                 fname, argname, (PyObject *)d);
+    return -1;
+  }
+  int nd = PyArray_NDIM(arr);
+  if (nd > NDP_MAXDIMS) {
+    PyErr_Format(PyExc_ValueError, "ndpar.%s: argument '%s' has %d dimensions (at most %d)",
+                 fname, argname, nd, NDP_MAXDIMS);
+    return -1;
+  }
+  memset(a, 0, sizeof *a);
+  a->data = PyArray_DATA(arr);
+  a->dtype = dt;
+  a->ndim = nd;
+  a->flags = PyArray_ISBYTESWAPPED(arr) ? NDP_ARRAY_BYTESWAPPED : 0;
+  for (int i = 0; i < nd; i++) {
+    a->shape[i] = PyArray_DIM(arr, i);
+    a->strides[i] = PyArray_STRIDE(arr, i);
+  }
+  return 0;
+}
+
+static int take_operand(PyObject *obj, operand *op, const char *fname, const char *argname) {
+  memset(op, 0, sizeof *op);
+  if (PyArray_Check(obj)) {
+    Py_INCREF(obj);
+    op->arr = (PyArrayObject *)obj;
+    return fill_desc(op->arr, &op->a, fname, argname);
+  }
+  if (PyBool_Check(obj)) op->weak = 3;
+  else if (PyLong_CheckExact(obj) || (PyLong_Check(obj) && !PyArray_IsScalar(obj, Generic))) op->weak = 1;
+  else if (PyFloat_CheckExact(obj) || (PyFloat_Check(obj) && !PyArray_IsScalar(obj, Generic))) op->weak = 2;
+  if (op->weak) {
+    op->scalar = obj;
+    return 0;
+  }
+  PyObject *arr = PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
+  if (!arr) {
+    PyErr_Clear();
+    PyErr_Format(PyExc_TypeError, "ndpar.%s: argument '%s' must be an array, a number or "
+                 "a sequence of numbers, not %.100s", fname, argname, Py_TYPE(obj)->tp_name);
+    return -1;
+  }
+  op->arr = (PyArrayObject *)arr;
+  return fill_desc(op->arr, &op->a, fname, argname);
+}
+
+static int is_int_dt(ndp_dtype t) { return t >= NDP_INT8 && t <= NDP_UINT64; }
+static int is_float_dt(ndp_dtype t) { return t == NDP_FLOAT32 || t == NDP_FLOAT64; }
+
+/* Gives a Python scalar its dtype (NEP 50) and stores its value. */
+static int settle_weak(operand *op, const operand *other, const char *fname,
+                       const char *argname) {
+  ndp_dtype odt = (other && !other->weak) ? other->a.dtype : NDP_NTYPES;
+  ndp_dtype dt;
+  if (op->weak == 3) dt = NDP_BOOL;
+  else if (op->weak == 2) dt = is_float_dt(odt) ? odt : NDP_FLOAT64;
+  else dt = (is_int_dt(odt) || is_float_dt(odt)) ? odt : NDP_INT64;
+  memset(&op->a, 0, sizeof op->a);
+  op->a.dtype = dt;
+  op->a.ndim = 0;
+  op->a.data = &op->buf;
+  if (dt == NDP_FLOAT64 || dt == NDP_FLOAT32) {
+    double v = PyFloat_AsDouble(op->scalar);
+    if (v == -1.0 && PyErr_Occurred()) return -1;
+    if (dt == NDP_FLOAT32) op->buf.f32 = (float)v;
+    else op->buf.f64 = v;
+    return 0;
+  }
+  if (dt == NDP_BOOL) {
+    op->buf.u8 = (uint8_t)PyObject_IsTrue(op->scalar);
+    return 0;
+  }
+  int overflow = 0;
+  long long v = PyLong_AsLongLongAndOverflow(op->scalar, &overflow);
+  if (v == -1 && PyErr_Occurred()) return -1;
+  unsigned long long uv = 0;
+  if (overflow > 0 && dt == NDP_UINT64) {
+    uv = PyLong_AsUnsignedLongLong(op->scalar);
+    if (PyErr_Occurred()) goto out_of_bounds;
+    op->buf.u64 = uv;
+    return 0;
+  }
+  if (overflow) goto out_of_bounds;
+  switch (dt) {
+  case NDP_INT8: if (v < INT8_MIN || v > INT8_MAX) goto out_of_bounds; op->buf.i8 = (int8_t)v; break;
+  case NDP_UINT8: if (v < 0 || v > UINT8_MAX) goto out_of_bounds; op->buf.u8 = (uint8_t)v; break;
+  case NDP_INT16: if (v < INT16_MIN || v > INT16_MAX) goto out_of_bounds; op->buf.i16 = (int16_t)v; break;
+  case NDP_UINT16: if (v < 0 || v > UINT16_MAX) goto out_of_bounds; op->buf.u16 = (uint16_t)v; break;
+  case NDP_INT32: if (v < INT32_MIN || v > INT32_MAX) goto out_of_bounds; op->buf.i32 = (int32_t)v; break;
+  case NDP_UINT32: if (v < 0 || v > (long long)UINT32_MAX) goto out_of_bounds; op->buf.u32 = (uint32_t)v; break;
+  case NDP_UINT64: if (v < 0) goto out_of_bounds; op->buf.u64 = (uint64_t)v; break;
+  default: op->buf.i64 = v; break;
+  }
+  return 0;
+out_of_bounds:
+  PyErr_Clear();
+  PyErr_Format(PyExc_OverflowError, "ndpar.%s: Python integer %S (argument '%s') is out of "
+               "bounds for %s", fname, op->scalar, argname, ndp_dtype_name(dt));
+  return -1;
+}
+
+/* ---- keyword arguments ------------------------------------------------------ */
+
+static int parse_casting(PyObject *o, ndp_casting *c, const char *fname) {
+  static const char *names[] = {"no", "equiv", "safe", "same_kind", "unsafe"};
+  if (!PyUnicode_Check(o)) {
+    PyErr_Format(PyExc_TypeError, "ndpar.%s: argument 'casting' must be a string", fname);
+    return -1;
+  }
+  for (int i = 0; i < 5; i++)
+    if (PyUnicode_CompareWithASCIIString(o, names[i]) == 0) {
+      *c = (ndp_casting)i;
+      return 0;
+    }
+  PyErr_Format(PyExc_ValueError, "ndpar.%s: argument 'casting' must be one of 'no', 'equiv', "
+               "'safe', 'same_kind', 'unsafe', not %R", fname, o);
+  return -1;
+}
+
+static int parse_dtype(PyObject *o, ndp_dtype *dt, const char *fname) {
+  PyArray_Descr *d = NULL;
+  if (!PyArray_DescrConverter2(o, &d) || !d) {
+    PyErr_Clear();
+    PyErr_Format(PyExc_TypeError, "ndpar.%s: argument 'dtype' is not a dtype: %R", fname, o);
+    Py_XDECREF(d);
+    return -1;
+  }
+  int ok = ndp_from_typenum(d->type_num, dt);
+  if (!ok)
+    PyErr_Format(PyExc_TypeError, "ndpar.%s: argument 'dtype' %S is not supported", fname,
+                 (PyObject *)d);
+  Py_DECREF(d);
+  return ok ? 0 : -1;
+}
+
+/* ---- the ufunc call ---------------------------------------------------------- */
+
+static PyObject *ufunc_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                            PyObject *kwnames) {
+  const int op = (int)PyLong_AsLong(self);
+  const int nin = ndp_op_nin(op);
+  const char *fname = ndp_op_name(op);
+  static const char *const argn1[] = {"x"}, *const argn2[] = {"x1", "x2"};
+  const char *const *argn = nin == 1 ? argn1 : argn2;
+  PyObject *out_obj = NULL, *dtype_obj = NULL, *casting_obj = NULL;
+  operand ops[2];
+  memset(ops, 0, sizeof ops);
+  PyArrayObject *out = NULL;
+  PyObject *result = NULL;
+  int nops = 0;
+
+  if (nargs < nin || nargs > nin + 1) {
+    PyErr_Format(PyExc_TypeError, "ndpar.%s() takes %d positional argument%s (and out), %zd given",
+                 fname, nin, nin == 1 ? "" : "s", nargs);
+    return NULL;
+  }
+  if (nargs == nin + 1) out_obj = args[nin];
+  Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+  for (Py_ssize_t i = 0; i < nkw; i++) {
+    PyObject *k = PyTuple_GET_ITEM(kwnames, i), *v = args[nargs + i];
+    if (PyUnicode_CompareWithASCIIString(k, "out") == 0 && !out_obj) out_obj = v;
+    else if (PyUnicode_CompareWithASCIIString(k, "dtype") == 0) dtype_obj = v;
+    else if (PyUnicode_CompareWithASCIIString(k, "casting") == 0) casting_obj = v;
+    else {
+      PyErr_Format(PyExc_TypeError, "ndpar.%s() got an unexpected or repeated keyword "
+                   "argument %R", fname, k);
+      return NULL;
+    }
+  }
+  ndp_casting casting = NDP_CASTING_SAME_KIND;
+  ndp_dtype loop = NDP_NTYPES;
+  if (casting_obj && parse_casting(casting_obj, &casting, fname)) return NULL;
+  if (dtype_obj && dtype_obj != Py_None && parse_dtype(dtype_obj, &loop, fname)) return NULL;
+
+  for (; nops < nin; nops++)
+    if (take_operand(args[nops], &ops[nops], fname, argn[nops])) {
+      nops++;
+      goto done;
+    }
+  for (int k = 0; k < nin; k++)
+    if (ops[k].weak && settle_weak(&ops[k], nin == 2 ? &ops[1 - k] : NULL, fname, argn[k]))
+      goto done;
+
+  if (out_obj && PyTuple_Check(out_obj)) {
+    if (PyTuple_GET_SIZE(out_obj) != 1) {
+      PyErr_Format(PyExc_ValueError, "ndpar.%s: argument 'out' tuple must have one element", fname);
+      goto done;
+    }
+    out_obj = PyTuple_GET_ITEM(out_obj, 0);
+  }
+  if (out_obj == Py_None) out_obj = NULL;
+
+  const ndp_array *in[2] = {&ops[0].a, &ops[1].a};
+  ndp_status st = {0, {0}};
+  int nd, rc;
+  int64_t shape[NDP_MAXDIMS];
+  if ((rc = ndp_broadcast_shape(nin, in, &nd, shape, &st))) {
+    PyErr_Format(PyExc_ValueError, "ndpar.%s: operands could not be broadcast together (%s)",
+                 fname, st.msg);
+    goto done;
+  }
+  ndp_dtype dts[2] = {ops[0].a.dtype, nin > 1 ? ops[1].a.dtype : NDP_BOOL}, ldt, odt;
+  if ((rc = ndp_op_resolve(op, dts, loop, casting, &ldt, &odt, &st))) {
+    raise_status(fname, rc, &st);
+    goto done;
+  }
+  ndp_array oa;
+  if (out_obj) {
+    if (!PyArray_Check(out_obj)) {
+      PyErr_Format(PyExc_TypeError, "ndpar.%s: argument 'out' must be a numpy array, not %.100s",
+                   fname, Py_TYPE(out_obj)->tp_name);
+      goto done;
+    }
+    out = (PyArrayObject *)out_obj;
+    Py_INCREF(out);
+    if (!PyArray_ISWRITEABLE(out)) {
+      PyErr_Format(PyExc_ValueError, "ndpar.%s: argument 'out' is read-only", fname);
+      goto done;
+    }
+    if (fill_desc(out, &oa, fname, "out")) goto done;
+    int same = oa.ndim == nd;
+    for (int d = 0; same && d < nd; d++) same = oa.shape[d] == shape[d];
+    if (!same) {
+      PyErr_Format(PyExc_ValueError, "ndpar.%s: argument 'out' has the wrong shape for the "
+                   "operands' broadcast shape", fname);
+      goto done;
+    }
+  } else {
+    npy_intp dims[NDP_MAXDIMS];
+    int fortran = nd > 1;
+    for (int d = 0; d < nd; d++) dims[d] = (npy_intp)shape[d];
+    for (int k = 0; k < nin; k++)
+      if (ops[k].arr && PyArray_NDIM(ops[k].arr) == nd &&
+          !(PyArray_IS_F_CONTIGUOUS(ops[k].arr) && !PyArray_IS_C_CONTIGUOUS(ops[k].arr)))
+        fortran = 0;
+    if (fortran) { /* only if some input really is F-ordered */
+      int any = 0;
+      for (int k = 0; k < nin; k++) any |= ops[k].arr && PyArray_NDIM(ops[k].arr) == nd;
+      fortran = any;
+    }
+    out = (PyArrayObject *)PyArray_New(&PyArray_Type, nd, dims, typenums[odt], NULL, NULL, 0,
+                                       fortran, NULL);
+    if (!out) goto done;
+    fill_desc(out, &oa, fname, "out");
+  }
+  int64_t n = ndp_array_size(&oa);
+  if (n >= GIL_RELEASE_MIN) {
+    gil_poll g;
+    ndp_exec ex = {0, poll_signals, &g, 0.05};
+    g.ts = PyEval_SaveThread();
+    rc = ndp_ufunc(op, in, &oa, loop, casting, &ex, &st);
+    PyEval_RestoreThread(g.ts);
+  } else {
+    rc = ndp_ufunc(op, in, &oa, loop, casting, NULL, &st);
+  }
+  if (rc) {
+    raise_status(fname, rc, &st);
+    goto done;
+  }
+  if (out_obj) {
+    result = (PyObject *)out;
+    out = NULL;
+  } else {
+    result = PyArray_Return(out);
+    out = NULL;
+  }
+done:
+  for (int k = 0; k < nin; k++) Py_XDECREF(ops[k].arr);
+  Py_XDECREF(out);
+  return result;
+}
+
+/* ---- module functions ----------------------------------------------------- */
+
+static PyObject *py_get_num_threads(PyObject *m, PyObject *unused) {
+  (void)m, (void)unused;
+  return PyLong_FromLong(ndp_get_num_threads());
+}
+
+static PyObject *py_default_num_threads(PyObject *m, PyObject *unused) {
+  (void)m, (void)unused;
+  return PyLong_FromLong(ndp_default_num_threads());
+}
+
+static PyObject *py_set_num_threads(PyObject *m, PyObject *arg) {
+  (void)m;
+  if (!PyLong_Check(arg) || PyBool_Check(arg)) {
+    PyErr_Format(PyExc_TypeError, "ndpar.set_num_threads: argument 'n' must be an int, not %.100s",
+                 Py_TYPE(arg)->tp_name);
+    return NULL;
+  }
+  int overflow = 0;
+  long n = PyLong_AsLongAndOverflow(arg, &overflow);
+  if (overflow || n < 1 || n > NDP_MAX_THREADS) {
+    PyErr_Format(PyExc_ValueError, "ndpar.set_num_threads: argument 'n' must be between 1 and "
+                 "%d, not %R", NDP_MAX_THREADS, arg);
+    return NULL;
+  }
+  ndp_set_num_threads((int)n);
+  Py_RETURN_NONE;
+}
+
+static PyObject *py_get_isa(PyObject *m, PyObject *unused) {
+  (void)m, (void)unused;
+  return PyUnicode_FromString(ndp_isa_name(ndp_get_isa()));
+}
+
+static PyObject *py_cpu_isa(PyObject *m, PyObject *unused) {
+  (void)m, (void)unused;
+  return PyUnicode_FromString(ndp_isa_name(ndp_cpu_isa()));
+}
+
+static PyObject *py_set_isa(PyObject *m, PyObject *arg) {
+  (void)m;
+  if (!PyUnicode_Check(arg)) {
+    PyErr_SetString(PyExc_TypeError, "ndpar.set_isa: argument 'isa' must be a string");
+    return NULL;
+  }
+  for (int i = 0; i < NDP_NISAS; i++)
+    if (PyUnicode_CompareWithASCIIString(arg, ndp_isa_name((ndp_isa)i)) == 0) {
+      if (ndp_set_isa((ndp_isa)i)) {
+        PyErr_Format(PyExc_ValueError, "ndpar.set_isa: this CPU does not support %R "
+                     "(best: %s)", arg, ndp_isa_name(ndp_cpu_isa()));
+        return NULL;
+      }
+      Py_RETURN_NONE;
+    }
+  PyErr_Format(PyExc_ValueError, "ndpar.set_isa: argument 'isa' must be 'ref', 'sse2', "
+               "'avx2' or 'avx512', not %R", arg);
+  return NULL;
+}
+
+static PyObject *py_ulp_bound(PyObject *m, PyObject *args) {
+  (void)m;
+  const char *name;
+  int f32 = 0;
+  if (!PyArg_ParseTuple(args, "s|p:ulp_bound", &name, &f32)) return NULL;
+  int op = ndp_op_lookup(name);
+  if (op < 0) {
+    PyErr_Format(PyExc_ValueError, "ndpar.ulp_bound: no function named %s", name);
+    return NULL;
+  }
+  return PyFloat_FromDouble(ndp_op_ulp_bound(op, f32));
+}
+
+static PyObject *py_measure_bandwidth(PyObject *m, PyObject *args, PyObject *kw) {
+  (void)m;
+  static char *kwlist[] = {"nbytes", "nthreads", "reps", NULL};
+  Py_ssize_t nbytes = 0;
+  int nthreads = 0, reps = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "|nii:measure_bandwidth", kwlist, &nbytes,
+                                   &nthreads, &reps))
+    return NULL;
+  if (nbytes < 0) {
+    PyErr_SetString(PyExc_ValueError, "ndpar.measure_bandwidth: argument 'nbytes' must be >= 0");
+    return NULL;
+  }
+  ndp_bandwidth bw;
+  ndp_status st = {0, {0}};
+  int rc;
+  Py_BEGIN_ALLOW_THREADS
+  rc = ndp_measure_bandwidth((size_t)nbytes, nthreads, reps, &bw, &st);
+  Py_END_ALLOW_THREADS
+  if (rc) return raise_status("measure_bandwidth", rc, &st);
+  return Py_BuildValue("{s:d,s:d,s:n,s:i}", "copy_gbs", bw.copy_gbs, "triad_gbs", bw.triad_gbs,
+                       "nbytes", (Py_ssize_t)bw.bytes, "nthreads", bw.nthreads);
+}
+
+static PyMethodDef module_methods[] = {
+    {"get_num_threads", py_get_num_threads, METH_NOARGS,
+     "get_num_threads() -> int: threads ndpar jobs use."},
+    {"default_num_threads", py_default_num_threads, METH_NOARGS,
+     "default_num_threads() -> int: NDPAR_NUM_THREADS or the CPUs this process may use."},
+    {"set_num_threads", py_set_num_threads, METH_O,
+     "set_num_threads(n): threads for later jobs (1 <= n <= 1024)."},
+    {"get_isa", py_get_isa, METH_NOARGS, "get_isa() -> str: instruction set the kernels use."},
+    {"cpu_isa", py_cpu_isa, METH_NOARGS, "cpu_isa() -> str: best instruction set of this CPU."},
+    {"set_isa", py_set_isa, METH_O, "set_isa(name): force 'ref', 'sse2', 'avx2' or 'avx512'."},
+    {"ulp_bound", py_ulp_bound, METH_VARARGS,
+     "ulp_bound(name, f32=False) -> float: documented error bound in ULPs."},
+    {"measure_bandwidth", (PyCFunction)(void (*)(void))py_measure_bandwidth,
+     METH_VARARGS | METH_KEYWORDS,
+     "measure_bandwidth(nbytes=0, nthreads=0, reps=0) -> dict: STREAM copy/triad GB/s."},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "_ndpar",
+                                       "The C extension behind ndpar.", -1, module_methods,
+                                       NULL, NULL, NULL, NULL};
+
+/* One PyMethodDef per ufunc, filled at import (names are static strings). */
+static PyMethodDef ufunc_defs[NDP_NOPS];
+static char ufunc_docs[NDP_NOPS][200];
+
+PyMODINIT_FUNC PyInit__ndpar(void) {
+  import_array();
+  PyObject *m = PyModule_Create(&moduledef);
+  if (!m) return NULL;
+  for (int op = 0; op < NDP_NOPS; op++) {
+    const char *name = ndp_op_name(op);
+    if (ndp_op_nin(op) == 1)
+      snprintf(ufunc_docs[op], sizeof ufunc_docs[op],
+               "%s(x, /, out=None, *, dtype=None, casting='same_kind')\n--\n\n"
+               "numpy.%s on all cores.", name, name);
+    else
+      snprintf(ufunc_docs[op], sizeof ufunc_docs[op],
+               "%s(x1, x2, /, out=None, *, dtype=None, casting='same_kind')\n--\n\n"
+               "numpy.%s on all cores.", name, name);
+    ufunc_defs[op].ml_name = name;
+    ufunc_defs[op].ml_meth = (PyCFunction)(void (*)(void))ufunc_call;
+    ufunc_defs[op].ml_flags = METH_FASTCALL | METH_KEYWORDS;
+    ufunc_defs[op].ml_doc = ufunc_docs[op];
+    PyObject *self = PyLong_FromLong(op);
+    if (!self) goto fail;
+    PyObject *modname = PyUnicode_FromString("ndpar");
+    PyObject *f = modname ? PyCFunction_NewEx(&ufunc_defs[op], self, modname) : NULL;
+    Py_DECREF(self);
+    Py_XDECREF(modname);
+    if (!f || PyModule_AddObject(m, name, f) < 0) {
+      Py_XDECREF(f);
+      goto fail;
+    }
+  }
+  if (PyModule_AddStringConstant(m, "__version__", ndp_version()) < 0 ||
+      PyModule_AddStringConstant(m, "mathlib", ndp_mathlib()) < 0)
+    goto fail;
+  return m;
+fail:
+  Py_DECREF(m);
+  return NULL;
+}

@@ -60,7 +60,7 @@ test-tsan: setup
 	@[ -f build-tsan/build.ninja ] || CC=clang $(MESON) setup build-tsan -Dbuildtype=debugoptimized \
 	  -Db_sanitize=thread -Db_lundef=false -Dwerror=true >/dev/null
 	$(MESON) compile -C build-tsan tests/c/test_pool tests/c/test_ufunc
-	TSAN_OPTIONS=halt_on_error=1 $(MESON) test -C build-tsan --print-errorlogs pool ufunc
+	TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 $(MESON) test -C build-tsan --print-errorlogs pool ufunc
 
 # libFuzzer on the .npy header parser: a short run from the corpus.
 FUZZ_SECONDS ?= 20

@@ -71,6 +71,18 @@ static int is_signed_int(ndp_dtype t) {
 }
 static int is_float(ndp_dtype t) { return t == NDP_FLOAT32 || t == NDP_FLOAT64; }
 
+/* Every input must cast to its loop dtype under the casting rule (NumPy
+ * applies it to inputs as well as to the output). */
+static int check_inputs(const char *name, const ndp_dtype *in, int nin,
+                        const ndp_dtype *loop_in, ndp_casting casting, ndp_status *st) {
+  for (int k = 0; k < nin; k++)
+    if (!ndp_can_cast(in[k], loop_in[k], casting))
+      return ndp__fail(st, NDP_ECAST,
+                       "%s: cannot cast input %d from %s to %s under the casting rule",
+                       name, k, ndp_dtype_name(in[k]), ndp_dtype_name(loop_in[k]));
+  return 0;
+}
+
 int ndp__resolve(int op, const ndp_dtype *in, ndp_dtype loop, ndp_casting casting,
                  ndp__resolved *r, ndp_status *st) {
   if (op < 0 || op >= NDP_NOPS)
@@ -100,7 +112,7 @@ int ndp__resolve(int op, const ndp_dtype *in, ndp_dtype loop, ndp_casting castin
       r->loop_in[1] = in[1] == NDP_UINT64 ? NDP_UINT64 : NDP_INT64;
       r->loop = NDP_INT64;
       r->out = NDP_BOOL;
-      return 0;
+      return check_inputs(name, in, nin, r->loop_in, casting, st);
     }
     unsigned allowed = loops_of(op);
     ndp_dtype pick = NDP_NTYPES;
@@ -118,6 +130,9 @@ int ndp__resolve(int op, const ndp_dtype *in, ndp_dtype loop, ndp_casting castin
     if (pick == NDP_NTYPES) /* not reached: float64 takes everything */
       return ndp__fail(st, NDP_ETYPE, "%s: no loop for these dtypes", name);
     loop = pick;
+    ndp_dtype loops[2] = {loop, loop};
+    int rc = check_inputs(name, in, nin, loops, casting, st);
+    if (rc) return rc;
   } else {
     if (ops[op].cls == CLS_PRED) {
       /* dtype= names the output, which is always bool: resolve normally */
@@ -129,12 +144,9 @@ int ndp__resolve(int op, const ndp_dtype *in, ndp_dtype loop, ndp_casting castin
     if (!((loops_of(op) >> loop) & 1u))
       return ndp__fail(st, NDP_ETYPE, "%s: no loop for dtype %s", name,
                        ndp_dtype_name(loop));
-    for (int k = 0; k < nin; k++)
-      if (!ndp_can_cast(in[k], loop, casting))
-        return ndp__fail(st, NDP_ECAST,
-                         "%s: cannot cast input %d from %s to %s under the "
-                         "casting rule",
-                         name, k, ndp_dtype_name(in[k]), ndp_dtype_name(loop));
+    ndp_dtype loops[2] = {loop, loop};
+    int rc = check_inputs(name, in, nin, loops, casting, st);
+    if (rc) return rc;
   }
   r->loop = loop;
   r->loop_in[0] = r->loop_in[1] = loop;

@@ -1,0 +1,128 @@
+/*
+ * cli/cli.h - declarations shared by the files of the ndpar command.
+ *
+ * The command uses the public API only (ndpar.h). main.c holds the command
+ * dispatcher, `info`, `map` and the small helpers every command needs
+ * (option parsing, error reporting, number parsing); demo.c holds `demo`;
+ * progress.c the progress bar drawn on stderr.
+ *
+ * Error convention: a command prints at most one line, "ndpar: <message>",
+ * on stderr (cli_fail) and returns its exit status: CLI_OK, CLI_USAGE for bad
+ * usage or bad input, CLI_RUNTIME for an unexpected failure.
+ *
+ * Thread-safety: the command is single-threaded apart from the library's
+ * workers; none of these functions is called from a worker thread.
+ */
+#ifndef NDPAR_CLI_H
+#define NDPAR_CLI_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ndpar.h"
+
+#if defined(__GNUC__)
+#define CLI_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define CLI_PRINTF(f, a)
+#endif
+
+enum {
+  CLI_OK = 0,
+  CLI_RUNTIME = 1,    /* unexpected failure: out of memory, I/O, ... */
+  CLI_USAGE = 2,      /* bad usage or bad input */
+  CLI_INTERRUPTED = 130
+};
+
+/* ---- errors (main.c) ---------------------------------------------------- */
+
+/* Prints "ndpar: <message>" as one line on stderr (control characters in the
+ * message are replaced, a progress line is cleared first) and returns
+ * `status`. */
+int cli_fail(int status, const char *fmt, ...) CLI_PRINTF(2, 3);
+/* The exit status for a library error code: CLI_RUNTIME for NDP_ENOMEM,
+ * NDP_ETHREAD, NDP_EIO, NDP_EUSER; CLI_INTERRUPTED for NDP_ECANCELED after an
+ * interrupt; CLI_USAGE otherwise. */
+int cli_status_for(int err);
+/* The message of a failed call: st->msg when set, else ndp_strerror(err).
+ * Borrowed from st or static storage. */
+const char *cli_errmsg(int err, const ndp_status *st);
+
+/* ---- option parsing (main.c) -------------------------------------------- */
+
+typedef struct cli_opt {
+  int id;              /* > 0, returned by cli_next */
+  const char *name;    /* long name without "--", or NULL */
+  char short_name;     /* or 0 */
+  int has_arg;         /* 1: takes a value ("--x V", "--x=V", "-xV") */
+} cli_opt;
+
+enum { CLI_END = -1, CLI_BAD = -2, CLI_POS = 0 };
+
+typedef struct cli_parser {
+  int argc;
+  char **argv;         /* borrowed */
+  int i;               /* next argument */
+  int only_pos;        /* after "--" */
+  const char *cmd;     /* for messages: "map"; NULL before the command */
+  const char *arg;     /* OUT: the option's value or the positional */
+  const char *opt;     /* OUT: the option as written, for messages */
+} cli_parser;
+
+void cli_parser_init(cli_parser *p, const char *cmd, int argc, char **argv);
+/* Next argument. Returns an option id (> 0) with its value in p->arg,
+ * CLI_POS with the positional in p->arg, CLI_END, or CLI_BAD after printing
+ * the error (unknown option, missing value). Arguments that read as negative
+ * numbers ("-1", "-inf", "-.5") are positionals. opts ends with id 0. */
+int cli_next(cli_parser *p, const cli_opt *opts);
+
+/* Option ids every command accepts. */
+enum { CLI_OPT_HELP = 1, CLI_OPT_THREADS = 2, CLI_OPT_FIRST_FREE = 16 };
+
+/* Parses and applies a --threads value (ndp_set_num_threads). Returns
+ * CLI_OK or CLI_USAGE after printing the error. */
+int cli_apply_threads(const char *s);
+/* 1 if s is a number literal (integer, float, nan, inf), else 0. */
+int cli_is_number(const char *s);
+
+/* ---- time and memory (main.c) ------------------------------------------- */
+
+/* Monotonic clock, seconds. */
+double cli_now(void);
+/* A field of /proc/meminfo ("MemAvailable") in bytes; 0 when unknown. */
+uint64_t cli_meminfo(const char *field);
+/* Formats a byte count as "512 MiB", "1.50 GiB". Returns buf. */
+char *cli_fmt_bytes(uint64_t bytes, char *buf, size_t cap);
+
+/* ---- progress bar (progress.c) ------------------------------------------ */
+
+/* Set by the SIGINT handler; polls then ask the running job to stop. */
+extern volatile sig_atomic_t cli_interrupted;
+
+typedef struct cli_progress {
+  const char *label;   /* borrowed; shown before the bar */
+  int tty;             /* draw at all (stderr is a terminal) */
+  double t0;           /* job start, cli_now() */
+  double last;         /* last redraw */
+  int drawn;           /* a line is on the terminal */
+} cli_progress;
+
+/* Starts timing a job; draws nothing yet. */
+void cli_progress_start(cli_progress *p, const char *label);
+/* ndp_poll_fn: ud is a cli_progress. Draws after the job has run 1 s, at
+ * most 10 times a second. Returns non-zero (cancel) once interrupted. */
+int cli_progress_poll(void *ud, double fraction_done);
+/* Clears the line if one was drawn. */
+void cli_progress_done(cli_progress *p);
+/* Clears whatever progress line is on the terminal (before an error). */
+void cli_progress_clear(void);
+/* Installs the SIGINT handler that sets cli_interrupted (a second interrupt
+ * kills the process as usual). */
+void cli_progress_install_sigint(void);
+
+/* ---- commands ----------------------------------------------------------- */
+
+int cli_cmd_demo(int argc, char **argv);   /* demo.c; argv[0] is "demo" */
+
+#endif /* NDPAR_CLI_H */

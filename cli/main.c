@@ -1,0 +1,875 @@
+/*
+ * cli/main.c - the ndpar command: dispatcher, `info`, `map`, and the helpers
+ * the commands share (options, errors, numbers).
+ *
+ *   ndpar info [--bandwidth] [--threads N]
+ *   ndpar map FUNC IN.npy [IN2.npy|SCALAR] -o OUT.npy [--dtype D]
+ *             [--casting RULE] [--threads N]
+ *   ndpar demo [--size SIZE] [--threads N]          (demo.c)
+ *
+ * Only the public header is used. `map` maps its inputs (ndp_npy_open),
+ * creates the output at its final size (ndp_npy_create) and lets ndp_ufunc
+ * write straight into that mapping, so no file is ever read whole and files
+ * larger than memory work. Everything that can be checked is checked before
+ * the output is created; an output created by a failed run is removed.
+ *
+ * A scalar operand follows NumPy 2's rule for Python scalars (NEP 50): it is
+ * "weak" and takes the dtype of the array operand when its kind allows
+ * (see scalar_dtype), so `map add u8.npy 1` stays uint8.
+ *
+ * Exit status: 0 success; 2 bad usage or bad input; 1 unexpected failure;
+ * 130 interrupted. Every failure prints exactly one line "ndpar: ..." on
+ * stderr. A mapped file that shrinks under us or a full disk raises SIGBUS;
+ * the handler reports it in the same form and removes the partial output.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* ======================================================================== */
+/* Errors                                                                    */
+/* ======================================================================== */
+
+int cli_fail(int status, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (n < 0) snprintf(msg, sizeof msg, "error");
+  /* Exactly one line, whatever a file name or library message holds. */
+  for (char *c = msg; *c; c++)
+    if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
+  cli_progress_clear();
+  fflush(stdout);
+  fprintf(stderr, "ndpar: %s\n", msg);
+  return status;
+}
+
+int cli_status_for(int err) {
+  switch (err) {
+  case NDP_OK:
+    return CLI_OK;
+  case NDP_ENOMEM:
+  case NDP_ETHREAD:
+  case NDP_EIO:
+  case NDP_EUSER:
+    return CLI_RUNTIME;
+  case NDP_ECANCELED:
+    return cli_interrupted ? CLI_INTERRUPTED : CLI_RUNTIME;
+  default:
+    return CLI_USAGE;
+  }
+}
+
+const char *cli_errmsg(int err, const ndp_status *st) {
+  if (err == NDP_ECANCELED && cli_interrupted) return "interrupted";
+  if (st && st->code == err && st->msg[0]) return st->msg;
+  return ndp_strerror(err);
+}
+
+/* Reports a failed call about `what` (a path, a function name): the
+ * library's message, prefixed with `what` unless it names it already. */
+static int fail_about(int status, const char *what, int err, const ndp_status *st) {
+  const char *msg = cli_errmsg(err, st);
+  if (strstr(msg, what)) return cli_fail(status, "%s", msg);
+  return cli_fail(status, "%.300s: %s", what, msg);
+}
+
+/* ======================================================================== */
+/* Option parsing                                                            */
+/* ======================================================================== */
+
+void cli_parser_init(cli_parser *p, const char *cmd, int argc, char **argv) {
+  memset(p, 0, sizeof *p);
+  p->cmd = cmd;
+  p->argc = argc;
+  p->argv = argv;
+  p->i = 1; /* argv[0] is the command's name */
+}
+
+static const cli_opt *find_long(const cli_opt *opts, const char *name,
+                                size_t len) {
+  for (; opts->id; opts++)
+    if (opts->name && strlen(opts->name) == len &&
+        strncmp(opts->name, name, len) == 0)
+      return opts;
+  return NULL;
+}
+
+static const cli_opt *find_short(const cli_opt *opts, char c) {
+  for (; opts->id; opts++)
+    if (opts->short_name && opts->short_name == c) return opts;
+  return NULL;
+}
+
+static int take_value(cli_parser *p, const cli_opt *o, const char *inline_val) {
+  if (inline_val) {
+    p->arg = inline_val;
+    return o->id;
+  }
+  if (p->i >= p->argc)
+    return cli_fail(CLI_USAGE, "%s%soption %s needs a value", p->cmd ? p->cmd : "",
+                    p->cmd ? ": " : "", p->opt),
+           CLI_BAD;
+  p->arg = p->argv[p->i++];
+  return o->id;
+}
+
+static int unknown_option(const cli_parser *p, const char *a, size_t len) {
+  int n = len > 200 ? 200 : (int)len;
+  if (p->cmd)
+    cli_fail(CLI_USAGE, "%s: unknown option '%.*s' (see 'ndpar %s --help')", p->cmd,
+             n, a, p->cmd);
+  else
+    cli_fail(CLI_USAGE, "unknown option '%.*s' (see 'ndpar --help')", n, a);
+  return CLI_BAD;
+}
+
+int cli_next(cli_parser *p, const cli_opt *opts) {
+  if (p->i >= p->argc) return CLI_END;
+  const char *a = p->argv[p->i++];
+  p->opt = a;
+  p->arg = NULL;
+  if (p->only_pos || a[0] != '-' || a[1] == '\0' || cli_is_number(a)) {
+    p->arg = a;
+    return CLI_POS;
+  }
+  if (a[1] == '-') {
+    if (a[2] == '\0') { /* "--": the rest are positionals */
+      p->only_pos = 1;
+      return cli_next(p, opts);
+    }
+    const char *name = a + 2;
+    const char *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    const cli_opt *o = find_long(opts, name, len);
+    if (!o) return unknown_option(p, a, len + 2);
+    if (!o->has_arg) {
+      if (eq)
+        return cli_fail(CLI_USAGE, "%s%soption --%s takes no value",
+                        p->cmd ? p->cmd : "", p->cmd ? ": " : "", o->name),
+               CLI_BAD;
+      return o->id;
+    }
+    return take_value(p, o, eq ? eq + 1 : NULL);
+  }
+  const cli_opt *o = find_short(opts, a[1]);
+  if (!o || (!o->has_arg && a[2])) return unknown_option(p, a, strlen(a));
+  if (!o->has_arg) return o->id;
+  return take_value(p, o, a[2] ? a + 2 : NULL);
+}
+
+/* ======================================================================== */
+/* Numbers                                                                   */
+/* ======================================================================== */
+
+enum { SC_NONE = 0, SC_BOOL, SC_INT, SC_FLOAT };
+
+/* What kind of Python literal s is, if any. Hexadecimal and other strtod
+ * extensions are not literals here (so "0x10" names a file). */
+static int literal_kind(const char *s) {
+  if (!s || !*s) return SC_NONE;
+  if (!strcmp(s, "true") || !strcmp(s, "false") || !strcmp(s, "True") ||
+      !strcmp(s, "False"))
+    return SC_BOOL;
+  const char *d = s + (*s == '+' || *s == '-');
+  if (*d >= '0' && *d <= '9' && d[strspn(d, "0123456789")] == '\0')
+    return SC_INT;
+  if (strpbrk(s, "xXpP") || !(*d == '.' || (*d >= '0' && *d <= '9') ||
+                              !strncasecmp(d, "inf", 3) || !strncasecmp(d, "nan", 3)))
+    return SC_NONE;
+  char *end;
+  errno = 0;
+  (void)strtod(s, &end);
+  return (end != s && *end == '\0') ? SC_FLOAT : SC_NONE;
+}
+
+int cli_is_number(const char *s) {
+  int k = literal_kind(s);
+  return k == SC_INT || k == SC_FLOAT;
+}
+
+int cli_apply_threads(const char *s) {
+  char *end;
+  errno = 0;
+  long n = (s && *s >= '0' && *s <= '9') ? strtol(s, &end, 10) : -1;
+  if (n < 1 || errno || *end || n > NDP_MAX_THREADS)
+    return cli_fail(CLI_USAGE,
+                    "--threads: expected a whole number from 1 to %d, got '%.100s'",
+                    NDP_MAX_THREADS, s ? s : "");
+  int err = ndp_set_num_threads((int)n);
+  if (err)
+    return cli_fail(CLI_USAGE, "--threads %ld: %s", n, ndp_strerror(err));
+  return CLI_OK;
+}
+
+/* ======================================================================== */
+/* Time, memory                                                              */
+/* ======================================================================== */
+
+double cli_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+uint64_t cli_meminfo(const char *field) {
+  FILE *f = fopen("/proc/meminfo", "r");
+  if (!f) return 0;
+  char line[256];
+  size_t len = strlen(field);
+  uint64_t kib = 0;
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, field, len) == 0 && line[len] == ':') {
+      unsigned long long v;
+      if (sscanf(line + len + 1, "%llu", &v) == 1) kib = v;
+      break;
+    }
+  }
+  fclose(f);
+  return kib > UINT64_MAX / 1024 ? 0 : kib * 1024;
+}
+
+char *cli_fmt_bytes(uint64_t bytes, char *buf, size_t cap) {
+  static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = (double)bytes;
+  int u = 0;
+  while (v >= 1024.0 && u < 5) {
+    v /= 1024.0;
+    u++;
+  }
+  if (u == 0 || v == floor(v))
+    snprintf(buf, cap, "%.0f %s", v, unit[u]);
+  else
+    snprintf(buf, cap, "%.2f %s", v, unit[u]);
+  return buf;
+}
+
+/* ======================================================================== */
+/* SIGBUS: a mapped file shrank, or the disk filled while writing a sparse    */
+/* output. Report it in the usual form, remove a partial output, exit 1.     */
+/* ======================================================================== */
+
+static const char *volatile partial_output; /* removed on SIGBUS */
+
+static void on_sigbus(int sig) {
+  (void)sig;
+  static const char msg[] =
+      "\r\033[Kndpar: bus error on a mapped file (file truncated by another "
+      "process, or disk full)\n";
+  const char *p = partial_output;
+  if (p) unlink(p);
+  /* The "\r\033[K" only makes sense on a terminal. */
+  size_t skip = isatty(STDERR_FILENO) == 1 ? 0 : 4;
+  ssize_t r = write(STDERR_FILENO, msg + skip, sizeof msg - 1 - skip);
+  (void)r;
+  _exit(CLI_RUNTIME);
+}
+
+static void install_sigbus(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigbus;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGBUS, &sa, NULL);
+}
+
+/* ======================================================================== */
+/* info                                                                      */
+/* ======================================================================== */
+
+static const char info_usage[] =
+    "usage: ndpar info [--bandwidth] [--threads N]\n"
+    "\n"
+    "Print the library version, the threads jobs use, the instruction set in\n"
+    "use and the best one this CPU has, and the vectorized math library.\n"
+    "\n"
+    "options:\n"
+    "  --bandwidth   also measure STREAM-style copy and triad memory\n"
+    "                bandwidth with all threads (a few seconds)\n"
+    "  --threads N   threads to use (default: every CPU this process may use)\n"
+    "  -h, --help    show this help\n";
+
+enum { OPT_BANDWIDTH = CLI_OPT_FIRST_FREE };
+
+static int cmd_info(int argc, char **argv) {
+  static const cli_opt opts[] = {
+      {CLI_OPT_HELP, "help", 'h', 0},
+      {CLI_OPT_THREADS, "threads", 0, 1},
+      {OPT_BANDWIDTH, "bandwidth", 0, 0},
+      {0, NULL, 0, 0}};
+  cli_parser p;
+  int bandwidth = 0, id, rc;
+  cli_parser_init(&p, "info", argc, argv);
+  while ((id = cli_next(&p, opts)) != CLI_END) {
+    switch (id) {
+    case CLI_BAD: return CLI_USAGE;
+    case CLI_OPT_HELP: fputs(info_usage, stdout); return CLI_OK;
+    case CLI_OPT_THREADS:
+      if ((rc = cli_apply_threads(p.arg))) return rc;
+      break;
+    case OPT_BANDWIDTH: bandwidth = 1; break;
+    default:
+      return cli_fail(CLI_USAGE, "info: unexpected argument '%.200s'", p.arg);
+    }
+  }
+  const char *isa = ndp_isa_name(ndp_get_isa());
+  const char *best = ndp_isa_name(ndp_cpu_isa());
+  printf("ndpar %s\n", ndp_version());
+  printf("threads: %d (default %d)\n", ndp_get_num_threads(),
+         ndp_default_num_threads());
+  printf("isa: %s (cpu best: %s)\n", isa ? isa : "?", best ? best : "?");
+  printf("mathlib: %s\n", ndp_mathlib());
+  if (bandwidth) {
+    ndp_bandwidth bw;
+    ndp_status st = {0, ""};
+    char size[32];
+    fflush(stdout);
+    int err = ndp_measure_bandwidth(0, 0, 0, &bw, &st);
+    if (err)
+      return cli_fail(cli_status_for(err), "bandwidth: %s", cli_errmsg(err, &st));
+    printf("bandwidth: copy %.1f GB/s, triad %.1f GB/s (%d thread%s, arrays of %s)\n",
+           bw.copy_gbs, bw.triad_gbs, bw.nthreads, bw.nthreads == 1 ? "" : "s",
+           cli_fmt_bytes(bw.bytes, size, sizeof size));
+  }
+  return CLI_OK;
+}
+
+/* ======================================================================== */
+/* map                                                                       */
+/* ======================================================================== */
+
+static void print_map_usage(FILE *out) {
+  fputs("usage: ndpar map FUNC IN.npy [IN2.npy|SCALAR] -o OUT.npy [options]\n"
+        "\n"
+        "Apply the NumPy ufunc FUNC elementwise to .npy files, on every core.\n"
+        "Inputs are memory-mapped and the result is written straight into\n"
+        "OUT.npy, so files larger than memory work. Operands broadcast as in\n"
+        "NumPy; the result has NumPy's dtype (float32 where NumPy would give\n"
+        "float16). OUT.npy may be an input: it is then updated in place.\n"
+        "A SCALAR (3, -1.5, nan, inf, true) is a Python scalar to NumPy 2: it\n"
+        "takes the dtype of the array operand when its kind allows.\n"
+        "\n"
+        "options:\n"
+        "  -o, --output OUT.npy   the result (required)\n"
+        "  --dtype D              dtype the computation runs in, as NumPy's\n"
+        "                         dtype= (float64, float32, int32, uint8, ...)\n"
+        "  --casting RULE         no, equiv, safe, same_kind (default), unsafe\n"
+        "  --threads N            threads to use (default: every CPU)\n"
+        "  -h, --help             show this help\n"
+        "\n"
+        "functions:",
+        out);
+  int col = 80;
+  for (int op = 0; op < NDP_NOPS; op++) {
+    const char *name = ndp_op_name(op);
+    if (!name) continue;
+    int len = (int)strlen(name) + 1;
+    if (col + len > 78) {
+      fputs("\n ", out);
+      col = 1;
+    }
+    fprintf(out, " %s", name);
+    col += len;
+  }
+  fputs("\n  (aliases: absolute, true_divide, mod, pow)\n", out);
+}
+
+enum { OPT_OUTPUT = CLI_OPT_FIRST_FREE, OPT_DTYPE, OPT_CASTING };
+
+/* One input of `map`: a mapped file or a scalar literal. */
+typedef struct operand {
+  const char *text;         /* as given on the command line */
+  int kind;                 /* SC_NONE for a file, else the literal's kind */
+  ndp_npy f;                /* the mapping, when this operand owns it */
+  ndp_npy *npy;             /* the mapping used (maybe another operand's) */
+  struct stat sb;           /* the file's identity */
+  int is_out;               /* same file as the output */
+  union {                   /* storage of a scalar's 0-d array */
+    uint8_t b;
+    int8_t i8;
+    uint8_t u8;
+    int16_t i16;
+    uint16_t u16;
+    int32_t i32;
+    uint32_t u32;
+    int64_t i64;
+    uint64_t u64;
+    float f32;
+    double f64;
+  } v;
+  ndp_array sarr;           /* a scalar as a 0-d array over v */
+  const ndp_array *arr;     /* what ndp_ufunc reads */
+} operand;
+
+static int is_integer_dtype(ndp_dtype t) {
+  return t >= NDP_INT8 && t <= NDP_UINT64;
+}
+
+static int is_float_dtype(ndp_dtype t) {
+  return t == NDP_FLOAT32 || t == NDP_FLOAT64;
+}
+
+static int is_comparison(int op) {
+  return op == NDP_OP_EQUAL || op == NDP_OP_NOT_EQUAL || op == NDP_OP_LESS ||
+         op == NDP_OP_LESS_EQUAL || op == NDP_OP_GREATER ||
+         op == NDP_OP_GREATER_EQUAL;
+}
+
+/* Does the integer (neg, mag) fit dtype t (an integer dtype)? */
+static int int_fits(int neg, uint64_t mag, ndp_dtype t) {
+  static const uint64_t umax[] = {0, 0x7f, 0xff, 0x7fff, 0xffff, 0x7fffffff,
+                                  0xffffffff, 0x7fffffffffffffff,
+                                  0xffffffffffffffff};
+  int is_signed = t == NDP_INT8 || t == NDP_INT16 || t == NDP_INT32 ||
+                  t == NDP_INT64;
+  if (!neg) return mag <= umax[t];
+  if (mag == 0) return 1;
+  return is_signed && mag - 1 <= umax[t];
+}
+
+/* Chooses the dtype of a scalar operand next to an array of dtype `other`
+ * (NEP 50) and stores its value. Returns CLI_OK or an exit status after
+ * printing the error. */
+static int scalar_dtype(operand *o, ndp_dtype other, int op) {
+  ndp_dtype t;
+  int neg = 0;
+  uint64_t mag = 0;
+  if (o->kind == SC_BOOL) {
+    t = NDP_BOOL;
+  } else if (o->kind == SC_FLOAT) {
+    t = is_float_dtype(other) ? other : NDP_FLOAT64;
+  } else {
+    const char *d = o->text + (o->text[0] == '+' || o->text[0] == '-');
+    neg = o->text[0] == '-';
+    errno = 0;
+    mag = strtoull(d, NULL, 10);
+    int huge = errno == ERANGE;
+    if (is_float_dtype(other)) {
+      t = other;
+    } else {
+      t = is_integer_dtype(other) ? other : NDP_INT64;
+      if (huge || !int_fits(neg, mag, t)) {
+        /* NumPy 2 compares with an out-of-range Python int exactly; an int64
+         * (or uint64) scalar gives the same answers through promotion. */
+        if (is_comparison(op) && !huge && int_fits(neg, mag, NDP_INT64))
+          t = NDP_INT64;
+        else if (is_comparison(op) && !huge && !neg)
+          t = NDP_UINT64;
+        else
+          return cli_fail(CLI_USAGE, "map: scalar %.100s is out of bounds for %s",
+                          o->text, huge ? "any integer dtype" : ndp_dtype_name(t));
+      }
+    }
+  }
+  switch (t) {
+  case NDP_BOOL: o->v.b = o->text[0] == 't' || o->text[0] == 'T'; break;
+  case NDP_FLOAT32: o->v.f32 = (float)strtod(o->text, NULL); break;
+  case NDP_FLOAT64: o->v.f64 = strtod(o->text, NULL); break;
+  default: {
+    /* Two's complement of the magnitude: exact for every value that fits. */
+    uint64_t u = neg ? 0 - mag : mag;
+    switch (t) {
+    case NDP_INT8: o->v.i8 = (int8_t)(neg ? -(int64_t)(mag) : (int64_t)mag); break;
+    case NDP_UINT8: o->v.u8 = (uint8_t)u; break;
+    case NDP_INT16: o->v.i16 = (int16_t)(neg ? -(int64_t)mag : (int64_t)mag); break;
+    case NDP_UINT16: o->v.u16 = (uint16_t)u; break;
+    case NDP_INT32: o->v.i32 = (int32_t)(neg ? -(int64_t)mag : (int64_t)mag); break;
+    case NDP_UINT32: o->v.u32 = (uint32_t)u; break;
+    case NDP_INT64:
+      o->v.i64 = neg ? (mag > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)mag)
+                     : (int64_t)mag;
+      break;
+    default: o->v.u64 = u; break;
+    }
+  }
+  }
+  int err = ndp_array_init(&o->sarr, &o->v, t, 0, NULL);
+  if (err) return cli_fail(CLI_RUNTIME, "map: scalar: %s", ndp_strerror(err));
+  o->arr = &o->sarr;
+  return CLI_OK;
+}
+
+static int parse_casting(const char *s, ndp_casting *c) {
+  static const char *const names[] = {"no", "equiv", "safe", "same_kind", "unsafe"};
+  for (int k = 0; k < 5; k++)
+    if (!strcmp(s, names[k])) {
+      *c = (ndp_casting)k;
+      return CLI_OK;
+    }
+  return cli_fail(CLI_USAGE,
+                  "map: --casting must be no, equiv, safe, same_kind or unsafe, "
+                  "got '%.100s'", s);
+}
+
+static void fmt_shape(int ndim, const int64_t *shape, char *buf, size_t cap) {
+  size_t n = 0;
+  n += (size_t)snprintf(buf, cap, "(");
+  for (int d = 0; d < ndim && n < cap; d++)
+    n += (size_t)snprintf(buf + n, cap - n, "%s%lld", d ? ", " : "",
+                          (long long)shape[d]);
+  if (n < cap) snprintf(buf + n, cap - n, ndim == 1 ? ",)" : ")");
+}
+
+/* Bad usage if the output's directory is missing or not writable (the
+ * library would fail later with a less precise I/O error). */
+static int check_output_path(const char *path) {
+  struct stat sb;
+  if (stat(path, &sb) == 0) {
+    if (S_ISDIR(sb.st_mode))
+      return cli_fail(CLI_USAGE, "%.300s: is a directory", path);
+    if (!S_ISREG(sb.st_mode))
+      return cli_fail(CLI_USAGE, "%.300s: not a regular file (the output is mapped)",
+                      path);
+    return CLI_OK;
+  }
+  char dir[4096];
+  const char *slash = strrchr(path, '/');
+  if (!slash) {
+    snprintf(dir, sizeof dir, ".");
+  } else if (slash == path) {
+    snprintf(dir, sizeof dir, "/");
+  } else {
+    size_t len = (size_t)(slash - path);
+    if (len >= sizeof dir) return CLI_OK; /* let the library judge */
+    memcpy(dir, path, len);
+    dir[len] = '\0';
+  }
+  if (access(dir, W_OK | X_OK) != 0)
+    return cli_fail(CLI_USAGE, "cannot create %.300s: %s", path, strerror(errno));
+  return CLI_OK;
+}
+
+/* Opens file operand k (sharing an earlier operand's mapping when it is the
+ * same file). Returns CLI_OK or an exit status after printing the error. */
+static int open_operand(operand *ops, int k, const struct stat *out_sb) {
+  operand *o = &ops[k];
+  if (stat(o->text, &o->sb) != 0)
+    return cli_fail(CLI_USAGE, "%.300s: %s", o->text, strerror(errno));
+  if (S_ISDIR(o->sb.st_mode))
+    return cli_fail(CLI_USAGE, "%.300s: is a directory", o->text);
+  if (!S_ISREG(o->sb.st_mode)) /* a FIFO would block, a device not map */
+    return cli_fail(CLI_USAGE, "%.300s: not a regular file (inputs are mapped)",
+                    o->text);
+  o->is_out = out_sb && o->sb.st_dev == out_sb->st_dev &&
+              o->sb.st_ino == out_sb->st_ino;
+  for (int j = 0; j < k; j++)
+    if (ops[j].kind == SC_NONE && ops[j].sb.st_dev == o->sb.st_dev &&
+        ops[j].sb.st_ino == o->sb.st_ino) {
+      o->npy = ops[j].npy;
+      o->arr = &o->npy->arr;
+      return CLI_OK;
+    }
+  ndp_status st = {0, ""};
+  int err = ndp_npy_open(o->text, o->is_out, &o->f, &st);
+  if (err) {
+    int status = (err == NDP_ENOMEM || err == NDP_ETHREAD) ? CLI_RUNTIME : CLI_USAGE;
+    return fail_about(status, o->text, err, &st);
+  }
+  o->npy = &o->f;
+  o->arr = &o->f.arr;
+  return CLI_OK;
+}
+
+typedef struct map_args {
+  const char *func;
+  const char *inputs[2];
+  int ninputs;
+  const char *out;
+  ndp_dtype loop;           /* NDP_NTYPES unless --dtype */
+  ndp_casting casting;
+} map_args;
+
+static int parse_map_args(int argc, char **argv, map_args *a, int *help) {
+  static const cli_opt opts[] = {
+      {CLI_OPT_HELP, "help", 'h', 0},
+      {CLI_OPT_THREADS, "threads", 0, 1},
+      {OPT_OUTPUT, "output", 'o', 1},
+      {OPT_DTYPE, "dtype", 0, 1},
+      {OPT_CASTING, "casting", 0, 1},
+      {0, NULL, 0, 0}};
+  cli_parser p;
+  int id, rc, npos = 0;
+  const char *pos[3] = {NULL, NULL, NULL};
+  memset(a, 0, sizeof *a);
+  a->loop = NDP_NTYPES;
+  a->casting = NDP_CASTING_SAME_KIND;
+  *help = 0;
+  cli_parser_init(&p, "map", argc, argv);
+  while ((id = cli_next(&p, opts)) != CLI_END) {
+    switch (id) {
+    case CLI_BAD: return CLI_USAGE;
+    case CLI_OPT_HELP: *help = 1; return CLI_OK;
+    case CLI_OPT_THREADS:
+      if ((rc = cli_apply_threads(p.arg))) return rc;
+      break;
+    case OPT_OUTPUT: a->out = p.arg; break;
+    case OPT_DTYPE:
+      a->loop = ndp_dtype_from_name(p.arg);
+      if (a->loop == NDP_NTYPES)
+        return cli_fail(CLI_USAGE, "map: unknown or unsupported dtype '%.100s'", p.arg);
+      break;
+    case OPT_CASTING:
+      if ((rc = parse_casting(p.arg, &a->casting))) return rc;
+      break;
+    default:
+      if (npos < 3) pos[npos] = p.arg;
+      npos++;
+      break;
+    }
+  }
+  if (npos == 0)
+    return cli_fail(CLI_USAGE, "map: missing FUNC (see 'ndpar map --help')");
+  a->func = pos[0];
+  int op = ndp_op_lookup(a->func);
+  if (op < 0)
+    return cli_fail(CLI_USAGE, "map: unknown function '%.100s' (see 'ndpar map --help')",
+                    a->func);
+  int nin = ndp_op_nin(op);
+  if (npos - 1 != nin)
+    return cli_fail(CLI_USAGE, "map: %s takes %d input%s, got %d", ndp_op_name(op),
+                    nin, nin == 1 ? "" : "s", npos - 1);
+  a->ninputs = nin;
+  a->inputs[0] = pos[1];
+  a->inputs[1] = nin == 2 ? pos[2] : NULL;
+  if (!a->out) return cli_fail(CLI_USAGE, "map: missing -o OUT.npy");
+  return CLI_OK;
+}
+
+/* State of one `map` run, released by map_cleanup. */
+typedef struct map_run {
+  operand ops[2];
+  int nops;
+  ndp_npy outf;
+  int created;              /* outf was created by us (remove on failure) */
+} map_run;
+
+static int map_cleanup(map_run *r, const char *out_path, int status) {
+  ndp_status st = {0, ""};
+  if (r->created) {
+    int err = ndp_npy_close(&r->outf, &st);
+    if (err && status == CLI_OK) status = fail_about(CLI_RUNTIME, out_path, err, &st);
+    if (status != CLI_OK) unlink(out_path);
+    partial_output = NULL;
+  }
+  for (int k = 0; k < r->nops; k++) {
+    operand *o = &r->ops[k];
+    if (o->kind != SC_NONE || o->npy != &o->f) continue;
+    int err = ndp_npy_close(&o->f, &st);
+    if (err && status == CLI_OK) status = fail_about(CLI_RUNTIME, o->text, err, &st);
+  }
+  return status;
+}
+
+/* The output: an input file updated in place, or a new file. */
+static int map_output(map_run *r, const map_args *a, ndp_dtype out_dt, int ndim,
+                      const int64_t *shape, const ndp_array **out) {
+  char want[256], have[256];
+  for (int k = 0; k < r->nops; k++) {
+    operand *o = &r->ops[k];
+    if (o->kind != SC_NONE || !o->is_out) continue;
+    const ndp_array *x = o->arr;
+    int same_shape = x->ndim == ndim;
+    for (int d = 0; same_shape && d < ndim; d++) same_shape = x->shape[d] == shape[d];
+    if (!same_shape || !ndp_can_cast(out_dt, x->dtype, a->casting)) {
+      fmt_shape(ndim, shape, want, sizeof want);
+      fmt_shape(x->ndim, x->shape, have, sizeof have);
+      return cli_fail(CLI_USAGE,
+                      "cannot write %.300s in place: the result is %s %s, the file "
+                      "holds %s %s (casting '%s' not allowed or shapes differ)",
+                      a->out, ndp_dtype_name(out_dt), want, ndp_dtype_name(x->dtype),
+                      have,
+                      (const char *[]){"no", "equiv", "safe", "same_kind",
+                                       "unsafe"}[a->casting]);
+    }
+    *out = x;
+    return CLI_OK;
+  }
+  int rc = check_output_path(a->out);
+  if (rc) return rc;
+  struct stat sb;
+  int existed = stat(a->out, &sb) == 0;
+  int fortran = 1, nfiles = 0;
+  for (int k = 0; k < r->nops; k++) {
+    if (r->ops[k].kind != SC_NONE) continue;
+    nfiles++;
+    fortran &= r->ops[k].npy->hdr.fortran_order && r->ops[k].arr->ndim > 1;
+  }
+  fortran &= nfiles > 0;
+  ndp_status st = {0, ""};
+  partial_output = a->out;
+  int err = ndp_npy_create(a->out, out_dt, fortran, ndim, shape, &r->outf, &st);
+  if (err) {
+    partial_output = NULL;
+    if (!existed) unlink(a->out); /* whatever the failed create left */
+    return fail_about(cli_status_for(err), a->out, err, &st);
+  }
+  r->created = 1;
+  *out = &r->outf.arr;
+  return CLI_OK;
+}
+
+static int map_run_job(map_run *r, const map_args *a) {
+  int op = ndp_op_lookup(a->func);
+  int rc, nfiles = 0;
+  struct stat out_sb;
+  int have_out = stat(a->out, &out_sb) == 0 && S_ISREG(out_sb.st_mode);
+  r->nops = a->ninputs;
+  for (int k = 0; k < r->nops; k++) {
+    r->ops[k].text = a->inputs[k];
+    r->ops[k].kind = literal_kind(a->inputs[k]);
+    if (r->ops[k].kind != SC_NONE) continue;
+    nfiles++;
+    if ((rc = open_operand(r->ops, k, have_out ? &out_sb : NULL))) return rc;
+  }
+  if (nfiles == 0)
+    return cli_fail(CLI_USAGE, "map: %s needs at least one .npy input, got '%.100s'",
+                    a->func, a->inputs[0]);
+  /* Scalars take their dtype from --dtype or from the other operand. */
+  for (int k = 0; k < r->nops; k++) {
+    if (r->ops[k].kind == SC_NONE) continue;
+    ndp_dtype other = a->loop != NDP_NTYPES ? a->loop : r->ops[1 - k].arr->dtype;
+    if ((rc = scalar_dtype(&r->ops[k], other, op))) return rc;
+  }
+  const ndp_array *in[2] = {r->ops[0].arr, r->nops > 1 ? r->ops[1].arr : NULL};
+  ndp_dtype in_dt[2] = {in[0]->dtype, in[1] ? in[1]->dtype : NDP_NTYPES};
+  ndp_status st = {0, ""};
+  int ndim = 0;
+  int64_t shape[NDP_MAXDIMS];
+  int err = ndp_broadcast_shape(r->nops, in, &ndim, shape, &st);
+  if (err) return cli_fail(cli_status_for(err), "map: %s", cli_errmsg(err, &st));
+  ndp_dtype loop_dt, out_dt;
+  err = ndp_op_resolve(op, in_dt, a->loop, a->casting, &loop_dt, &out_dt, &st);
+  if (err) return cli_fail(cli_status_for(err), "map: %s", cli_errmsg(err, &st));
+  const ndp_array *out = NULL;
+  if ((rc = map_output(r, a, out_dt, ndim, shape, &out))) return rc;
+  cli_progress prog;
+  cli_progress_start(&prog, ndp_op_name(op));
+  ndp_exec ex = {0, cli_progress_poll, &prog, 0.0};
+  err = ndp_ufunc(op, in, out, a->loop, a->casting, &ex, &st);
+  cli_progress_done(&prog);
+  if (err) return fail_about(cli_status_for(err), ndp_op_name(op), err, &st);
+  return CLI_OK;
+}
+
+static int cmd_map(int argc, char **argv) {
+  map_args a;
+  int help;
+  int rc = parse_map_args(argc, argv, &a, &help);
+  if (rc) return rc;
+  if (help) {
+    print_map_usage(stdout);
+    return CLI_OK;
+  }
+  map_run r;
+  memset(&r, 0, sizeof r);
+  rc = map_run_job(&r, &a);
+  return map_cleanup(&r, a.out, rc);
+}
+
+/* ======================================================================== */
+/* main                                                                      */
+/* ======================================================================== */
+
+static const char main_usage[] =
+    "usage: ndpar [--threads N] COMMAND [options]\n"
+    "\n"
+    "Run NumPy-style elementwise work on every core.\n"
+    "\n"
+    "commands:\n"
+    "  info    version, threads, instruction set, math library;\n"
+    "          --bandwidth measures memory bandwidth\n"
+    "  map     apply a NumPy ufunc (exp, add, less, ...) to .npy files,\n"
+    "          memory-mapped: ndpar map exp in.npy -o out.npy\n"
+    "  demo    fill a large float64 matrix in parallel and run exp over it in\n"
+    "          place with 1 thread and with all threads; compare with the\n"
+    "          memory bandwidth\n"
+    "\n"
+    "options:\n"
+    "  --threads N   threads to use (also accepted after the command)\n"
+    "  --version     print the version\n"
+    "  -h, --help    show this help; 'ndpar COMMAND --help' for a command\n";
+
+typedef struct command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+} command;
+
+static const command commands[] = {
+    {"info", cmd_info},
+    {"map", cmd_map},
+    {"demo", cli_cmd_demo},
+};
+
+static int run_command(const char *name, int argc, char **argv) {
+  for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+    if (!strcmp(name, commands[k].name)) return commands[k].run(argc, argv);
+  if (!strcmp(name, "help")) {
+    if (argc > 1) {
+      static char help_opt[] = "--help";
+      char *help_argv[] = {argv[1], help_opt, NULL};
+      for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+        if (!strcmp(argv[1], commands[k].name))
+          return commands[k].run(2, help_argv);
+      return cli_fail(CLI_USAGE, "unknown command '%.100s' (see 'ndpar --help')",
+                      argv[1]);
+    }
+    fputs(main_usage, stdout);
+    return CLI_OK;
+  }
+  return cli_fail(CLI_USAGE, "unknown command '%.100s' (see 'ndpar --help')", name);
+}
+
+enum { OPT_VERSION = CLI_OPT_FIRST_FREE };
+
+static int run_main(int argc, char **argv) {
+  static const cli_opt opts[] = {
+      {CLI_OPT_HELP, "help", 'h', 0},
+      {CLI_OPT_THREADS, "threads", 0, 1},
+      {OPT_VERSION, "version", 'V', 0},
+      {0, NULL, 0, 0}};
+  cli_parser p;
+  int id, rc;
+  cli_parser_init(&p, NULL, argc, argv);
+  while ((id = cli_next(&p, opts)) != CLI_END) {
+    switch (id) {
+    case CLI_BAD: return CLI_USAGE;
+    case CLI_OPT_HELP: fputs(main_usage, stdout); return CLI_OK;
+    case OPT_VERSION: printf("ndpar %s\n", ndp_version()); return CLI_OK;
+    case CLI_OPT_THREADS:
+      if ((rc = cli_apply_threads(p.arg))) return rc;
+      break;
+    default: /* the command; its own argv starts at its name */
+      return run_command(p.arg, argc - (p.i - 1), argv + (p.i - 1));
+    }
+  }
+  return cli_fail(CLI_USAGE, "missing command (see 'ndpar --help')");
+}
+
+int main(int argc, char **argv) {
+  install_sigbus();
+  cli_progress_install_sigint();
+  if (argc < 1 || !argv[0]) return cli_fail(CLI_USAGE, "no arguments");
+  int rc = run_main(argc, argv);
+  /* Output that could not be written (a full disk, a closed pipe) is a
+   * failure too. */
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    if (rc == CLI_OK) rc = cli_fail(CLI_RUNTIME, "writing output: %s", strerror(errno));
+  }
+  return rc;
+}

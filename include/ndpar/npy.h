@@ -35,8 +35,10 @@ typedef struct ndp_npy_header {
 } ndp_npy_header;
 
 /* Parses the header at the start of buf[0..len). Never reads past len.
- * Returns 0, NDP_EFORMAT (message says what is wrong) or NDP_ETYPE (a
- * valid header whose dtype ndpar does not support). */
+ * Returns 0, NDP_EFORMAT (message says what is wrong; also more than
+ * NDP_MAXDIMS dimensions or over 2^62 bytes of data), NDP_ETYPE (a valid
+ * header whose dtype ndpar does not support) or NDP_EINVAL (hdr NULL, or
+ * buf NULL with len > 0). */
 int ndp_npy_parse_header(const void *buf, size_t len, ndp_npy_header *hdr,
                          ndp_status *st);
 
@@ -60,20 +62,28 @@ typedef struct ndp_npy {
 } ndp_npy;
 
 /* Opens and maps an existing file; writable = 1 maps it shared read-write.
- * The file must be at least data_offset + size bytes (else NDP_EFORMAT).
- * Returns 0 or NDP_EIO / NDP_EFORMAT / NDP_ETYPE / NDP_ENOMEM.
+ * With writable = 0 the mapping is read-only: f->arr.data must not be
+ * written (that faults). The data may be unaligned (files not written by
+ * NumPy); ndpar's operations accept that. The file must hold at least
+ * data_offset + size bytes (else NDP_EFORMAT). As with any mapping, a file
+ * truncated by another process while mapped raises SIGBUS on access.
+ * Returns 0 or NDP_EINVAL / NDP_EIO / NDP_EFORMAT / NDP_ETYPE.
  * On success release with ndp_npy_close. */
 int ndp_npy_open(const char *path, int writable, ndp_npy *f, ndp_status *st);
 
 /* Creates (or truncates) path as a .npy file of this dtype and shape,
- * sizes it (sparse where the file system allows) and maps it read-write.
- * Release with ndp_npy_close. */
+ * sizes it, reserves its blocks where the file system supports fallocate
+ * (so a full disk fails here, not while writing), and maps it read-write.
+ * Returns 0 or NDP_EINVAL / NDP_EOVERFLOW / NDP_EIO. On failure after the
+ * file was created it is left on disk (truncated). Release with
+ * ndp_npy_close. */
 int ndp_npy_create(const char *path, ndp_dtype dt, int fortran_order,
                    int ndim, const int64_t *shape, ndp_npy *f,
                    ndp_status *st);
 
 /* Unmaps and closes; flushes a writable mapping (msync) first. Returns 0 or
- * NDP_EIO if the flush failed. Safe on a zeroed or already closed f. */
+ * NDP_EIO if the flush failed. Safe on NULL, on a zeroed (never opened) or
+ * an already closed f: whether f is open is told by its mapping, not fd_. */
 int ndp_npy_close(ndp_npy *f, ndp_status *st);
 
 #ifdef __cplusplus

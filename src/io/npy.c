@@ -15,10 +15,11 @@
  *
  * The parser is hand-written, strict and bounded: a cursor over
  * [start, end) that never reads past end, no recursion, no allocation. It
- * accepts exactly the dicts NumPy accepts for the supported dtypes: the
- * three keys, each once, in any order, with whitespace and a trailing comma
- * anywhere Python allows them; strings in '' or ""; shape a tuple of
- * non-negative decimal integers (Python 2's "3L" in 1.0 and 2.0 headers).
+ * takes what NumPy writes and the usual hand-written variants: the three
+ * keys, each once, in any order, with whitespace and a trailing comma
+ * wherever Python allows them; strings in '' or ""; shape a tuple of
+ * decimal integers (with Python 2's "3L" in 1.0 and 2.0 headers). Python
+ * syntax NumPy never writes (comments, "+3", "0x10", "1_000") is refused.
  * Malformed text is NDP_EFORMAT; a well-formed header whose dtype ndpar
  * does not handle (complex, strings, objects, structured) is NDP_ETYPE.
  * Format errors win over type errors: the whole dict is checked first.
@@ -35,6 +36,11 @@
  * hold data_offset + data bytes; longer files are accepted. As with any
  * mapping, a file truncated by someone else while mapped raises SIGBUS on
  * access, and so does writing to a sparse file on a full disk.
+ *
+ * An open ndp_npy holds the descriptor and the mapping (map_ != NULL);
+ * ndp_npy_close releases both and leaves the struct zeroed with fd_ = -1.
+ * Close tests map_, not fd_, since a user's zeroed struct has fd_ = 0.
+ * Nothing here allocates from the heap.
  *
  * Thread-safety: no global state; an ndp_npy is used by one thread at a
  * time.
@@ -54,6 +60,10 @@
 #define NPY_MAGIC_LEN 6
 #define NPY_ALIGN 64
 #define NPY_MAX_DATA ((int64_t)1 << 62)
+/* Room for the dict text ndpar writes (55 characters plus at most 21 per
+ * extent) and for the whole header written around it. */
+#define NPY_TEXT_MAX (64 + 24 * NDP_MAXDIMS)
+#define NPY_HEADER_MAX (10 + NPY_TEXT_MAX + NPY_ALIGN)
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 #define NATIVE_ORDER '>'
@@ -67,29 +77,26 @@ static const char *const type_code[NDP_NTYPES] = {
 
 /* ---- sizes ------------------------------------------------------------ */
 
-/* Sets *span to itemsize times the product of the non-zero extents (the
- * largest stride an ndp_array over this shape can need) and *nbytes to the
- * data size (0 when an extent is 0). Returns -1 past NPY_MAX_DATA. */
+/* Sets *nbytes to the data size. Returns -1 when itemsize times the
+ * product of the non-zero extents (the largest stride an ndp_array over
+ * this shape can need, and a bound on the data size) passes NPY_MAX_DATA. */
 static int data_size(ndp_dtype dt, int ndim, const int64_t *shape,
-                     int64_t *span, int64_t *nbytes) {
+                     int64_t *nbytes) {
   int64_t n = (int64_t)ndp_dtype_size(dt);
   int empty = 0;
   for (int d = 0; d < ndim; d++) {
-    if (shape[d] == 0) {
+    if (shape[d] == 0)
       empty = 1;
-      continue;
-    }
-    if (ndp__mul_overflow(n, shape[d], &n) || n > NPY_MAX_DATA) return -1;
+    else if (ndp__mul_overflow(n, shape[d], &n) || n > NPY_MAX_DATA)
+      return -1;
   }
-  *span = n;
   *nbytes = empty ? 0 : n;
   return 0;
 }
 
 static int64_t header_nbytes(const ndp_npy_header *h) {
-  int64_t span, nbytes;
-  if (data_size(h->dtype, h->ndim, h->shape, &span, &nbytes) != 0) return -1;
-  return nbytes;
+  int64_t nbytes = 0;
+  return data_size(h->dtype, h->ndim, h->shape, &nbytes) == 0 ? nbytes : -1;
 }
 
 /* ---- the header parser ----------------------------------------------- */
@@ -109,7 +116,8 @@ typedef struct descr_text {
   int composite;
 } descr_text;
 
-enum { KEY_DESCR = 1, KEY_FORTRAN = 2, KEY_SHAPE = 4, KEY_ALL = 7 };
+/* Key bits, in the order of the names in parse_dict. */
+enum { KEY_DESCR = 1, KEY_FORTRAN = 2, KEY_SHAPE = 4 };
 
 static size_t at(const scan *s) { return (size_t)(s->p - s->base); }
 
@@ -409,7 +417,7 @@ static int parse_prefix(const unsigned char *b, size_t len,
 
 static int parse_all(const unsigned char *b, size_t len, ndp_npy_header *h,
                      ndp_status *st) {
-  size_t prefix;
+  size_t prefix = 0;
   descr_text d = {0};
   int rc = parse_prefix(b, len, h, &prefix, st);
   if (rc != 0) return rc;
@@ -453,8 +461,7 @@ static int append(char *out, size_t cap, size_t *n, const char *fmt, ...) {
 }
 
 /* The dict text, without padding, as NumPy writes it. Returns its length,
- * or 0 if it does not fit in cap (it always fits in 1024: at most 32
- * extents of at most 19 digits). */
+ * or 0 if it does not fit in cap (it fits in NPY_TEXT_MAX). */
 static size_t dict_text(char *out, size_t cap, ndp_dtype dt, int fortran,
                         int ndim, const int64_t *shape) {
   size_t n = 0;
@@ -481,8 +488,8 @@ static int check_array_args(const char *fn, ndp_dtype dt, int ndim,
     if (shape[d] < 0)
       return ndp__fail(st, NDP_EINVAL, "%s: shape[%d] is negative (%lld)", fn,
                        d, (long long)shape[d]);
-  int64_t span, nbytes;
-  if (data_size(dt, ndim, shape, &span, &nbytes) != 0)
+  int64_t nbytes = 0;
+  if (data_size(dt, ndim, shape, &nbytes) != 0)
     return ndp__fail(st, NDP_EOVERFLOW,
                      "%s: shape too large (data over 2^62 bytes)", fn);
   return 0;
@@ -492,7 +499,7 @@ int ndp_npy_format_header(ndp_dtype dt, int fortran_order, int ndim,
                           const int64_t *shape, void *buf, size_t cap,
                           size_t *written, ndp_status *st) {
   static const char fn[] = "ndp_npy_format_header";
-  char text[1024];
+  char text[NPY_TEXT_MAX];
   int rc = check_array_args(fn, dt, ndim, shape, st);
   if (rc != 0) return rc;
   if (!written || (!buf && cap > 0))
@@ -501,15 +508,12 @@ int ndp_npy_format_header(ndp_dtype dt, int fortran_order, int ndim,
   *written = 0;
   size_t n = dict_text(text, sizeof text, dt, fortran_order, ndim, shape);
   if (n == 0) return ndp__fail(st, NDP_EOVERFLOW, "%s: header too long", fn);
-  /* prefix + text + spaces + '\n' is a multiple of NPY_ALIGN */
-  int major = 1;
-  size_t prefix = 10;
+  /* prefix + text + spaces + '\n' is a multiple of NPY_ALIGN. The text
+   * is short, so version 1.0 (a 2-byte length) always suffices and the
+   * contract's 2.0 fallback is never needed. */
+  _Static_assert(NPY_HEADER_MAX <= 0xffff, "a 1.0 header always fits");
+  const size_t prefix = 10;
   size_t total = (prefix + n + 1 + NPY_ALIGN - 1) / NPY_ALIGN * NPY_ALIGN;
-  if (total - prefix > 0xffff) {
-    major = 2;
-    prefix = 12;
-    total = (prefix + n + 1 + NPY_ALIGN - 1) / NPY_ALIGN * NPY_ALIGN;
-  }
   if (total > cap)
     return ndp__fail(st, NDP_EOVERFLOW,
                      "%s: the header needs %zu bytes, the buffer holds %zu",
@@ -517,9 +521,10 @@ int ndp_npy_format_header(ndp_dtype dt, int fortran_order, int ndim,
   unsigned char *b = buf;
   size_t hlen = total - prefix;
   memcpy(b, NPY_MAGIC, NPY_MAGIC_LEN);
-  b[6] = (unsigned char)major;
+  b[6] = 1;
   b[7] = 0;
-  for (size_t i = 0; i < prefix - 8; i++) b[8 + i] = (unsigned char)(hlen >> (8 * i));
+  b[8] = (unsigned char)(hlen & 0xff);
+  b[9] = (unsigned char)(hlen >> 8);
   memcpy(b + prefix, text, n);
   memset(b + prefix + n, ' ', total - prefix - n - 1);
   b[total - 1] = '\n';
@@ -578,8 +583,9 @@ static int map_file(ndp_npy *f, int fd, const char *path, int writable,
   if (!S_ISREG(sb.st_mode))
     return ndp__fail(st, NDP_EIO, "'%s' is not a regular file", path);
   if (sb.st_size < 10 || (uint64_t)sb.st_size > SIZE_MAX)
-    return ndp__fail(st, NDP_EFORMAT, "'%s': %lld bytes is no .npy file",
-                     path, (long long)sb.st_size);
+    return ndp__fail(st, NDP_EFORMAT,
+                     "'%s' is too short (%lld bytes) to be a .npy file", path,
+                     (long long)sb.st_size);
   size_t size = (size_t)sb.st_size;
   int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
   void *map = mmap(NULL, size, prot, MAP_SHARED, fd, 0);
@@ -627,6 +633,7 @@ static int write_all(int fd, const void *p, size_t n) {
   while (n > 0) {
     ssize_t w = write(fd, c, n);
     if (w < 0 && errno == EINTR) continue;
+    if (w == 0) errno = EIO; /* no progress and no reason given */
     if (w <= 0) return -1;
     c += w;
     n -= (size_t)w;
@@ -634,12 +641,14 @@ static int write_all(int fd, const void *p, size_t n) {
   return 0;
 }
 
+/* On failure after the file was opened, the file is left behind (already
+ * truncated, perhaps with a header); it is not unlinked. */
 int ndp_npy_create(const char *path, ndp_dtype dt, int fortran_order,
                    int ndim, const int64_t *shape, ndp_npy *f,
                    ndp_status *st) {
-  unsigned char head[1024];
+  unsigned char head[NPY_HEADER_MAX];
   size_t hlen;
-  int64_t span, nbytes;
+  int64_t nbytes = 0;
   int fd = -1, rc;
   if (!f || !path)
     return ndp__fail(st, NDP_EINVAL, "ndp_npy_create: %s is NULL",
@@ -650,7 +659,7 @@ int ndp_npy_create(const char *path, ndp_dtype dt, int fortran_order,
   rc = ndp_npy_format_header(dt, fortran_order, ndim, shape, head,
                              sizeof head, &hlen, st);
   if (rc != 0) return rc;
-  data_size(dt, ndim, shape, &span, &nbytes); /* checked just above */
+  (void)data_size(dt, ndim, shape, &nbytes); /* checked just above */
   fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return sys_fail(st, "cannot create", path);
   if (write_all(fd, head, hlen) != 0) {
@@ -659,6 +668,15 @@ int ndp_npy_create(const char *path, ndp_dtype dt, int fortran_order,
   }
   if (ftruncate(fd, (off_t)hlen + (off_t)nbytes) != 0) {
     rc = sys_fail(st, "cannot size", path);
+    goto fail;
+  }
+  /* Reserve the blocks now where the file system can (extents, no zero
+   * writing), so a full disk is an error here rather than SIGBUS while
+   * writing through the mapping. Where fallocate is not supported the
+   * file stays sparse. */
+  if (nbytes > 0 && fallocate(fd, 0, (off_t)hlen, (off_t)nbytes) != 0 &&
+      (errno == ENOSPC || errno == EFBIG)) {
+    rc = sys_fail(st, "no space for the output", path);
     goto fail;
   }
   if ((rc = map_file(f, fd, path, 1, st)) != 0) goto fail;

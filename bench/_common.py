@@ -1,0 +1,159 @@
+"""Helpers shared by the bench/ scripts: machine and version records, timing,
+markdown, BENCHMARKS.md sections and charts.
+
+Each benchmark script owns one section of BENCHMARKS.md, kept between
+``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->``; ``write_section``
+rewrites only that section and leaves the rest of the file as it is.
+"""
+from __future__ import annotations
+
+import datetime
+import importlib
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+REPO = Path(__file__).resolve().parent.parent
+BENCHMARKS_MD = REPO / "BENCHMARKS.md"
+MD_HEADER = (
+    "# Benchmarks\n\n"
+    "Written by the scripts in `bench/` (`make bench`); each section is "
+    "rewritten by its own script. Every figure comes from the run that wrote "
+    "the section.\n"
+)
+
+
+def log(msg: str) -> None:
+    """Progress line on stderr (stdout carries the report)."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --- machine and versions -------------------------------------------------
+
+def _first_field(path: str, key: str) -> str | None:
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(key):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def ncores() -> int:
+    """CPUs this process may run on."""
+    return len(os.sched_getaffinity(0))
+
+
+def machine_info() -> dict:
+    mem_kb = _first_field("/proc/meminfo", "MemTotal")
+    ram = f"{int(mem_kb.split()[0]) / 2**20:.1f} GiB" if mem_kb else "unknown"
+    return {
+        "CPU": _first_field("/proc/cpuinfo", "model name") or platform.processor(),
+        "cores (affinity)": ncores(),
+        "logical CPUs (os.cpu_count)": os.cpu_count(),
+        "RAM": ram,
+        "kernel": f"{platform.system()} {platform.release()}",
+        "date (UTC)": datetime.datetime.now(datetime.timezone.utc)
+        .isoformat(timespec="seconds"),
+    }
+
+
+def versions(modules: Iterable[str]) -> dict:
+    """Python and the given modules' versions ('missing' when not importable)."""
+    out = {"python": platform.python_version()}
+    for name in modules:
+        try:
+            out[name] = importlib.import_module(name).__version__
+        except ImportError:
+            out[name] = "missing"
+    return out
+
+
+# --- timing ----------------------------------------------------------------
+
+def best_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+    """Best wall time in seconds of ``repeats`` calls, after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def per_call_us(fn: Callable[[], object], number: int = 20000, repeat: int = 7) -> float:
+    """Best-of-``repeat`` microseconds per call, via timeit."""
+    import timeit
+
+    fn()
+    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
+
+
+# --- markdown --------------------------------------------------------------
+
+def md_table(headers: Sequence[str], rows: Iterable[Sequence[object]],
+             align: str | None = None) -> str:
+    """Markdown table; ``align`` is one letter per column, 'l' or 'r'."""
+    align = align or "l" * len(headers)
+    sep = ["---:" if a == "r" else "---" for a in align]
+    lines = [headers, sep] + [[str(c) for c in r] for r in rows]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
+
+
+def md_kv(d: dict) -> str:
+    return md_table(["", ""], [(f"**{k}**", v) for k, v in d.items()])
+
+
+def verdict(ok: bool) -> str:
+    return "MET" if ok else "MISSED"
+
+
+def write_section(name: str, body: str, path: Path = BENCHMARKS_MD) -> None:
+    """Put ``body`` between this script's markers in ``path``, keeping the rest."""
+    begin, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    block = f"{begin}\n{body.strip()}\n{end}"
+    text = path.read_text() if path.exists() else MD_HEADER
+    i, j = text.find(begin), text.find(end)
+    if i >= 0 and j > i:
+        text = text[:i] + block + text[j + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
+# --- charts ----------------------------------------------------------------
+
+def grouped_bars(path: Path, groups: Sequence[str], series: dict[str, Sequence[float]],
+                 ylabel: str, title: str, hlines: Sequence[tuple[float, str]] = ()) -> None:
+    """PNG of grouped bars: one group per entry of ``groups``, one bar per series."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    nser = len(series)
+    width = 0.8 / nser
+    fig, ax = plt.subplots(figsize=(max(8, 1.6 * len(groups) + 2), 5), dpi=120)
+    for k, (label, values) in enumerate(series.items()):
+        xs = [g + (k - (nser - 1) / 2) * width for g in range(len(groups))]
+        bars = ax.bar(xs, values, width, label=label)
+        ax.bar_label(bars, fmt="%.1f", fontsize=6, padding=1)
+    styles = iter(["--", ":", "-."])
+    for y, label in hlines:
+        ax.axhline(y, color="black", linestyle=next(styles, "--"), linewidth=1, label=label)
+    ax.set_xticks(range(len(groups)), groups)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -21,7 +21,9 @@
  * element is read before it is written by the same thread. An input that
  * overlaps the output in any other way is first copied (as NumPy does).
  */
+#include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/internal.h"
 #include "kernels/engine_internal.h"
@@ -120,9 +122,11 @@ static void simplify(plan *p) {
     for (int k = 0; k < p->nops; k++) p->strides[k][0] = (int64_t)p->isz[k];
   }
   p->ndim = nd;
-  for (int k = 0; k < p->nops; k++)
+  for (int k = 0; k < p->nops; k++) /* kernels need aligned, packed items */
     p->direct[k] = p->strides[k][nd - 1] == (int64_t)p->isz[k] &&
-                   p->dt[k] == p->kdt[k] && !p->swap[k];
+                   p->dt[k] == p->kdt[k] && !p->swap[k] &&
+                   (uintptr_t)p->data[k] % p->isz[k] == 0 &&
+                   (nd < 2 || p->strides[k][nd - 2] % (int64_t)p->isz[k] == 0);
 }
 
 /* Byte range [lo, hi) an array touches; empty arrays touch nothing. */
@@ -275,8 +279,21 @@ static int copy8(const char *const *in, char *out, size_t n) { return copy_kerne
 
 /* Shared by ndp_ufunc and ndp_copy: runs fn with kernel dtypes kdt[] over
  * in[0..nin) -> out. */
+/* Output size from which streaming stores pay: the last-level cache. */
+static int64_t nt_threshold(void) {
+  static _Atomic int64_t cached = 0;
+  int64_t t = atomic_load_explicit(&cached, memory_order_relaxed);
+  if (t == 0) {
+    long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    t = l3 > 0 ? (int64_t)l3 : (int64_t)32 << 20;
+    atomic_store(&cached, t);
+  }
+  return t;
+}
+
 static int execute(int nin, const ndp_array *const *in, const ndp_array *out,
-                   ndp__loop_fn fn, const ndp_dtype *kdt, int64_t grain,
+                   ndp__loop_fn fn, ndp__loop_fn fn_nt, const ndp_dtype *kdt,
+                   int64_t grain,
                    const ndp_exec *ex, const char *name, ndp_status *st) {
   plan p;
   memset(&p, 0, sizeof p);
@@ -326,9 +343,11 @@ static int execute(int nin, const ndp_array *const *in, const ndp_array *out,
       goto done;
     }
   simplify(&p);
+  if (fn_nt && p.direct[nin] && n * (int64_t)p.isz[nin] >= nt_threshold()) p.fn = fn_nt;
 
   ndp_pf_opts o = {0};
   o.grain = grain;
+  o.max_chunk = 1 << 20; /* keeps cancel and progress prompt (< ~20 ms a chunk) */
   if (ex) {
     o.nthreads = ex->nthreads;
     o.poll = ex->poll;
@@ -430,7 +449,8 @@ int ndp_ufunc(int op, const ndp_array *const *in, const ndp_array *out, ndp_dtyp
   if (!fn) return ndp__fail(st, NDP_ETYPE, "%s: no kernel for %s", name, ndp_dtype_name(r.loop));
   ndp_dtype kdt[3] = {r.loop_in[0], r.loop_in[1], r.out};
   kdt[nin] = r.out;
-  rc = execute(nin, in, out, fn, kdt, grain_of(op), ex, name, st);
+  ndp__loop_fn fn_nt = r.mixed ? NULL : t->fn_nt[op][r.loop];
+  rc = execute(nin, in, out, fn, fn_nt, kdt, grain_of(op), ex, name, st);
   if (!rc) ndp__ok(st);
   return rc;
 }
@@ -448,7 +468,7 @@ int ndp_copy(const ndp_array *src, const ndp_array *dst, ndp_casting casting,
   static const ndp__loop_fn copies[9] = {NULL, copy1, copy2, NULL, copy4,
                                          NULL, NULL,  NULL, copy8};
   ndp_dtype kdt[3] = {dst->dtype, dst->dtype, dst->dtype};
-  rc = execute(1, in, dst, copies[ndp_dtype_size(dst->dtype)], kdt, grain_of(-1), ex,
+  rc = execute(1, in, dst, copies[ndp_dtype_size(dst->dtype)], NULL, kdt, grain_of(-1), ex,
                "copy", st);
   if (!rc) ndp__ok(st);
   return rc;

@@ -21,6 +21,9 @@ typedef int (*ndp__loop_fn)(const char *const *in, char *out, size_t n);
 
 typedef struct ndp__ktable {
   ndp__loop_fn fn[NDP_NOPS][NDP_NTYPES];
+  /* the same with streaming stores, for outputs much larger than the
+   * caches (NULL where an ISA has none); same contract as fn */
+  ndp__loop_fn fn_nt[NDP_NOPS][NDP_NTYPES];
   /* comparisons of int64 with uint64 (NumPy's 'qQ->?' and 'Qq->?') */
   ndp__loop_fn cmp_qQ[NDP_NOPS];
   ndp__loop_fn cmp_Qq[NDP_NOPS];

@@ -11,6 +11,7 @@
  * (SLEEF's documented bounds; checked by tests/python/test_accuracy.py).
  */
 #include <sleef.h>
+#include <stdint.h>
 #include <string.h>
 
 #define SLEEF_UNARY(name, T, VT, N, LOAD, STORE, fn)                     \
@@ -47,6 +48,27 @@
     return 0;                                                            \
   }
 
+/* The same with non-temporal (streaming) stores for outputs far larger
+ * than the caches: the written lines bypass the cache and need no
+ * read-for-ownership, so a memory-bound call moves a third less data.
+ * Head and tail elements go through the ordinary loop `plain`. */
+#define SLEEF_UNARY_NT(name, plain, T, VT, N, LOAD, STREAM, fn)          \
+  static int name(const char *const *in, char *out, size_t n) {          \
+    const T *a = (const T *)in[0];                                       \
+    T *o = (T *)out;                                                     \
+    size_t head = (size_t)(((uintptr_t)0 - (uintptr_t)o) % ((N) * sizeof(T))) / sizeof(T); \
+    if ((uintptr_t)o % sizeof(T) != 0 || head >= n) return plain(in, out, n); \
+    if (head) plain(in, out, head);                                      \
+    size_t i = head;                                                     \
+    for (; i + (N) <= n; i += (N)) STREAM(o + i, fn(LOAD(a + i)));       \
+    NDP_SFENCE();                                                        \
+    if (i < n) {                                                         \
+      const char *rest[1] = {(const char *)(a + i)};                     \
+      plain(rest, (char *)(o + i), n - i);                               \
+    }                                                                    \
+    return 0;                                                            \
+  }
+
 /* X(OP, sleef name, accuracy) */
 #define NDP__SLEEF_UNARY_OPS(X)                                          \
   X(EXP, exp, u10) X(EXPM1, expm1, u10) X(EXP2, exp2, u10)               \
@@ -69,14 +91,24 @@
                NDP_SD(f, acc))                                            \
   SLEEF_BINARY(sl_##f##_f, float, NDP_VF, NDP_NF, NDP_LOADF, NDP_STOREF,  \
                NDP_SF(f, acc))
+#define DEF_U_NT(OP, f, acc)                                              \
+  SLEEF_UNARY_NT(nt_##f##_d, sl_##f##_d, double, NDP_VD, NDP_ND, NDP_LOADD, \
+                 NDP_STREAMD, NDP_SD(f, acc))                               \
+  SLEEF_UNARY_NT(nt_##f##_f, sl_##f##_f, float, NDP_VF, NDP_NF, NDP_LOADF,  \
+                 NDP_STREAMF, NDP_SF(f, acc))
 NDP__SLEEF_UNARY_OPS(DEF_U)
+NDP__SLEEF_UNARY_OPS(DEF_U_NT)
 NDP__SLEEF_BINARY_OPS(DEF_B)
 
 #define SET_SL(OP, f, acc)                        \
   t->fn[NDP_OP_##OP][NDP_FLOAT64] = sl_##f##_d;   \
   t->fn[NDP_OP_##OP][NDP_FLOAT32] = sl_##f##_f;
+#define SET_NT(OP, f, acc)                           \
+  t->fn_nt[NDP_OP_##OP][NDP_FLOAT64] = nt_##f##_d;   \
+  t->fn_nt[NDP_OP_##OP][NDP_FLOAT32] = nt_##f##_f;
 
 static void ndp__sleef_register(ndp__ktable *t) {
   NDP__SLEEF_UNARY_OPS(SET_SL)
   NDP__SLEEF_BINARY_OPS(SET_SL)
+  NDP__SLEEF_UNARY_OPS(SET_NT)
 }

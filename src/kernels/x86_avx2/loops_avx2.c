@@ -17,6 +17,9 @@
 #define NDP_STORED _mm256_storeu_pd
 #define NDP_LOADF _mm256_loadu_ps
 #define NDP_STOREF _mm256_storeu_ps
+#define NDP_STREAMD _mm256_stream_pd
+#define NDP_STREAMF _mm256_stream_ps
+#define NDP_SFENCE() _mm_sfence()
 #define NDP_SD(f, acc) Sleef_##f##d4_##acc##avx2
 #define NDP_SF(f, acc) Sleef_##f##f8_##acc##avx2
 #include "kernels/sleef_loops.h"

@@ -17,6 +17,9 @@
 #define NDP_STORED _mm512_storeu_pd
 #define NDP_LOADF _mm512_loadu_ps
 #define NDP_STOREF _mm512_storeu_ps
+#define NDP_STREAMD _mm512_stream_pd
+#define NDP_STREAMF _mm512_stream_ps
+#define NDP_SFENCE() _mm_sfence()
 #define NDP_SD(f, acc) Sleef_##f##d8_##acc##avx512f
 #define NDP_SF(f, acc) Sleef_##f##f16_##acc##avx512f
 #include "kernels/sleef_loops.h"

@@ -17,6 +17,9 @@
 #define NDP_STORED _mm_storeu_pd
 #define NDP_LOADF _mm_loadu_ps
 #define NDP_STOREF _mm_storeu_ps
+#define NDP_STREAMD _mm_stream_pd
+#define NDP_STREAMF _mm_stream_ps
+#define NDP_SFENCE() _mm_sfence()
 #define NDP_SD(f, acc) Sleef_##f##d2_##acc##sse2
 #define NDP_SF(f, acc) Sleef_##f##f4_##acc##sse2
 #include "kernels/sleef_loops.h"

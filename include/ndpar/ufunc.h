@@ -117,8 +117,8 @@ typedef struct ndp_exec {
 } ndp_exec;
 
 /* out = op(in[0] [, in[1]]) elementwise, with NumPy broadcasting.
- * in: nin borrowed descriptors; out: its shape must equal the broadcast
- * shape of the inputs. `loop` and `casting` as in ndp_op_resolve; the
+ * in: nin borrowed descriptors; out: the inputs must broadcast to its
+ * shape (usually their own broadcast shape; it may be larger, as NumPy). `loop` and `casting` as in ndp_op_resolve; the
  * result is cast to out->dtype, which must be allowed under `casting`.
  * Output may alias an input exactly (in place); an output that partially
  * overlaps an input is handled by buffering that input.

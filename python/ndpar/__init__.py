@@ -8,6 +8,12 @@ Switch by changing an import::
     import ndpar as np_par
     y = np_par.exp(x)            # like numpy.exp(x), on every core
 
+Moving windows with bottleneck's names and argument order, parallel inside
+one series: ``ndpar.move_mean(a, window, min_count=None, axis=-1,
+center=False, mode=None, out=None)``, and move_sum, move_var, move_std
+(``ddof=0``), move_min, move_max, move_argmin, move_argmax, move_median,
+move_quantile (``a, window, q, ...``), move_count.
+
 Threads: ``ndpar.set_num_threads(n)``, ``ndpar.get_num_threads()``, or for a
 block of code ``with ndpar.threads(n): ...``. The environment variable
 NDPAR_NUM_THREADS sets the default.
@@ -35,16 +41,21 @@ from ._ndpar import (  # noqa: F401  (re-exported API)
     ulp_bound,
 )
 
-UNARY = (
+UNARY = tuple((
     "exp expm1 exp2 log log1p log2 log10 sqrt cbrt sin cos tan arcsin arccos "
     "arctan sinh cosh tanh arcsinh arccosh arctanh abs negative floor ceil "
     "trunc rint square reciprocal sign isnan isinf isfinite"
-).split()
-BINARY = (
+).split())
+BINARY = tuple((
     "add subtract multiply divide floor_divide remainder power minimum maximum "
     "fmin fmax arctan2 hypot equal not_equal less less_equal greater "
     "greater_equal logical_and logical_or logical_xor"
-).split()
+).split())
+
+ROLLING = tuple(
+    "move_" + f
+    for f in "sum mean var std min max argmin argmax median quantile count".split()
+)
 
 for _name in UNARY + BINARY:
     globals()[_name] = getattr(_ndpar, _name)
@@ -88,4 +99,4 @@ __all__ = [
     "threads", "info", "get_num_threads", "set_num_threads", "default_num_threads",
     "get_isa", "cpu_isa", "set_isa", "ulp_bound", "measure_bandwidth",
     "absolute", "true_divide", "mod", "pow",
-] + UNARY + BINARY
+] + list(UNARY + BINARY)

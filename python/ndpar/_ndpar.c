@@ -12,79 +12,9 @@
  * the GIL briefly and runs PyErr_CheckSignals; a pending KeyboardInterrupt
  * cancels the job, which stops at the next chunk (chunks are <= 1M items).
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-
-#define NPY_NO_DEPRECATED_API NPY_2_0_API_VERSION
-#define PY_ARRAY_UNIQUE_SYMBOL ndpar_ARRAY_API
-#include <numpy/arrayobject.h>
+#include "_common.h"
 
 #include <string.h>
-
-#include "ndpar.h"
-
-/* ---- dtype mapping -------------------------------------------------------- */
-
-static int ndp_from_typenum(int t, ndp_dtype *out) {
-  switch (t) {
-  case NPY_BOOL: *out = NDP_BOOL; return 1;
-  case NPY_BYTE: *out = NDP_INT8; return 1;
-  case NPY_UBYTE: *out = NDP_UINT8; return 1;
-  case NPY_SHORT: *out = NDP_INT16; return 1;
-  case NPY_USHORT: *out = NDP_UINT16; return 1;
-  case NPY_INT: *out = NDP_INT32; return 1;
-  case NPY_UINT: *out = NDP_UINT32; return 1;
-  case NPY_LONG: *out = sizeof(long) == 8 ? NDP_INT64 : NDP_INT32; return 1;
-  case NPY_ULONG: *out = sizeof(long) == 8 ? NDP_UINT64 : NDP_UINT32; return 1;
-  case NPY_LONGLONG: *out = NDP_INT64; return 1;
-  case NPY_ULONGLONG: *out = NDP_UINT64; return 1;
-  case NPY_FLOAT: *out = NDP_FLOAT32; return 1;
-  case NPY_DOUBLE: *out = NDP_FLOAT64; return 1;
-  default: return 0;
-  }
-}
-
-static const int typenums[NDP_NTYPES] = {
-    NPY_BOOL, NPY_INT8, NPY_UINT8, NPY_INT16, NPY_UINT16, NPY_INT32,
-    NPY_UINT32, NPY_INT64, NPY_UINT64, NPY_FLOAT32, NPY_FLOAT64};
-
-/* ---- errors --------------------------------------------------------------- */
-
-static PyObject *raise_status(const char *fname, int rc, const ndp_status *st) {
-  if (PyErr_Occurred()) return NULL; /* e.g. KeyboardInterrupt from polling */
-  PyObject *exc;
-  switch (rc) {
-  case NDP_ETYPE: case NDP_ECAST: exc = PyExc_TypeError; break;
-  case NDP_ENOMEM: exc = PyExc_MemoryError; break;
-  case NDP_EINVAL: case NDP_ESHAPE: case NDP_EDOMAIN: case NDP_ENOFUNC:
-  case NDP_EFORMAT: exc = PyExc_ValueError; break;
-  case NDP_EIO: exc = PyExc_OSError; break;
-  case NDP_ECANCELED: exc = PyExc_KeyboardInterrupt; break;
-  default: exc = PyExc_RuntimeError; break;
-  }
-  PyErr_Format(exc, "ndpar.%s: %s", fname,
-               (st && st->msg[0]) ? st->msg : ndp_strerror(rc));
-  return NULL;
-}
-
-/* ---- the GIL while a job runs --------------------------------------------- */
-
-typedef struct {
-  PyThreadState *ts;
-} gil_poll;
-
-static int poll_signals(void *ud, double frac) {
-  gil_poll *g = ud;
-  (void)frac;
-  PyEval_RestoreThread(g->ts);
-  int r = PyErr_CheckSignals();
-  g->ts = PyEval_SaveThread();
-  return r != 0;
-}
-
-/* Below this many elements the GIL is kept: the job is one inline chunk
- * shorter than a GIL hand-off. */
-#define GIL_RELEASE_MIN 4096
 
 /* ---- operands ------------------------------------------------------------- */
 
@@ -99,41 +29,12 @@ typedef struct {
   } buf;
 } operand;
 
-static int fill_desc(PyArrayObject *arr, ndp_array *a, const char *fname,
-                     const char *argname) {
-  ndp_dtype dt;
-  PyArray_Descr *d = PyArray_DESCR(arr);
-  if (!ndp_from_typenum(d->type_num, &dt)) {
-    PyErr_Format(PyExc_TypeError,
-                 "ndpar.%s: argument '%s' has dtype %S, which ndpar does not support "
-                 "(bool, int8..int64, uint8..uint64, float32, float64)",
-                 fname, argname, (PyObject *)d);
-    return -1;
-  }
-  int nd = PyArray_NDIM(arr);
-  if (nd > NDP_MAXDIMS) {
-    PyErr_Format(PyExc_ValueError, "ndpar.%s: argument '%s' has %d dimensions (at most %d)",
-                 fname, argname, nd, NDP_MAXDIMS);
-    return -1;
-  }
-  memset(a, 0, sizeof *a);
-  a->data = PyArray_DATA(arr);
-  a->dtype = dt;
-  a->ndim = nd;
-  a->flags = PyArray_ISBYTESWAPPED(arr) ? NDP_ARRAY_BYTESWAPPED : 0;
-  for (int i = 0; i < nd; i++) {
-    a->shape[i] = PyArray_DIM(arr, i);
-    a->strides[i] = PyArray_STRIDE(arr, i);
-  }
-  return 0;
-}
-
 static int take_operand(PyObject *obj, operand *op, const char *fname, const char *argname) {
   memset(op, 0, sizeof *op);
   if (PyArray_Check(obj)) {
     Py_INCREF(obj);
     op->arr = (PyArrayObject *)obj;
-    return fill_desc(op->arr, &op->a, fname, argname);
+    return ndpar_fill_desc(op->arr, &op->a, fname, argname);
   }
   if (PyBool_Check(obj)) op->weak = 3;
   else if (PyLong_CheckExact(obj) || (PyLong_Check(obj) && !PyArray_IsScalar(obj, Generic))) op->weak = 1;
@@ -150,14 +51,41 @@ static int take_operand(PyObject *obj, operand *op, const char *fname, const cha
     return -1;
   }
   op->arr = (PyArrayObject *)arr;
-  return fill_desc(op->arr, &op->a, fname, argname);
+  return ndpar_fill_desc(op->arr, &op->a, fname, argname);
 }
 
 static int is_int_dt(ndp_dtype t) { return t >= NDP_INT8 && t <= NDP_UINT64; }
 static int is_float_dt(ndp_dtype t) { return t == NDP_FLOAT32 || t == NDP_FLOAT64; }
 
+/* A Python int that does not fit the other operand's dtype, in a
+ * comparison: NumPy 2 compares exactly, so widen it (int64, uint64, or
+ * float64 beyond those) instead of refusing it. */
+static int widen_int(operand *op) {
+  int overflow = 0;
+  long long v = PyLong_AsLongLongAndOverflow(op->scalar, &overflow);
+  if (!overflow) {
+    op->a.dtype = NDP_INT64;
+    op->buf.i64 = v;
+    return 0;
+  }
+  if (overflow > 0) {
+    unsigned long long u = PyLong_AsUnsignedLongLong(op->scalar);
+    if (!PyErr_Occurred()) {
+      op->a.dtype = NDP_UINT64;
+      op->buf.u64 = u;
+      return 0;
+    }
+    PyErr_Clear();
+  }
+  double d = PyLong_AsDouble(op->scalar);
+  if (d == -1.0 && PyErr_Occurred()) return -1;
+  op->a.dtype = NDP_FLOAT64;
+  op->buf.f64 = d;
+  return 0;
+}
+
 /* Gives a Python scalar its dtype (NEP 50) and stores its value. */
-static int settle_weak(operand *op, const operand *other, const char *fname,
+static int settle_weak(operand *op, const operand *other, int comparison, const char *fname,
                        const char *argname) {
   ndp_dtype odt = (other && !other->weak) ? other->a.dtype : NDP_NTYPES;
   ndp_dtype dt;
@@ -203,6 +131,7 @@ static int settle_weak(operand *op, const operand *other, const char *fname,
   return 0;
 out_of_bounds:
   PyErr_Clear();
+  if (comparison) return widen_int(op);
   PyErr_Format(PyExc_OverflowError, "ndpar.%s: Python integer %S (argument '%s') is out of "
                "bounds for %s", fname, op->scalar, argname, ndp_dtype_name(dt));
   return -1;
@@ -234,7 +163,7 @@ static int parse_dtype(PyObject *o, ndp_dtype *dt, const char *fname) {
     Py_XDECREF(d);
     return -1;
   }
-  int ok = ndp_from_typenum(d->type_num, dt);
+  int ok = ndpar_from_typenum(d->type_num, dt);
   if (!ok)
     PyErr_Format(PyExc_TypeError, "ndpar.%s: argument 'dtype' %S is not supported", fname,
                  (PyObject *)d);
@@ -287,7 +216,9 @@ static PyObject *ufunc_call(PyObject *self, PyObject *const *args, Py_ssize_t na
       goto done;
     }
   for (int k = 0; k < nin; k++)
-    if (ops[k].weak && settle_weak(&ops[k], nin == 2 ? &ops[1 - k] : NULL, fname, argn[k]))
+    if (ops[k].weak && settle_weak(&ops[k], nin == 2 ? &ops[1 - k] : NULL,
+                                   op >= NDP_OP_EQUAL && op <= NDP_OP_GREATER_EQUAL, fname,
+                                   argn[k]))
       goto done;
 
   if (out_obj && PyTuple_Check(out_obj)) {
@@ -310,7 +241,7 @@ static PyObject *ufunc_call(PyObject *self, PyObject *const *args, Py_ssize_t na
   }
   ndp_dtype dts[2] = {ops[0].a.dtype, nin > 1 ? ops[1].a.dtype : NDP_BOOL}, ldt, odt;
   if ((rc = ndp_op_resolve(op, dts, loop, casting, &ldt, &odt, &st))) {
-    raise_status(fname, rc, &st);
+    ndpar_raise_status(fname, rc, &st);
     goto done;
   }
   ndp_array oa;
@@ -326,12 +257,16 @@ static PyObject *ufunc_call(PyObject *self, PyObject *const *args, Py_ssize_t na
       PyErr_Format(PyExc_ValueError, "ndpar.%s: argument 'out' is read-only", fname);
       goto done;
     }
-    if (fill_desc(out, &oa, fname, "out")) goto done;
-    int same = oa.ndim == nd;
-    for (int d = 0; same && d < nd; d++) same = oa.shape[d] == shape[d];
+    if (ndpar_fill_desc(out, &oa, fname, "out")) goto done;
+    /* the operands must broadcast to out's shape (which may be larger) */
+    const ndp_array *all[3] = {in[0], nin > 1 ? in[1] : &oa, &oa};
+    int nd2;
+    int64_t shape2[NDP_MAXDIMS];
+    int same = ndp_broadcast_shape(nin + 1, all, &nd2, shape2, &st) == 0 && nd2 == oa.ndim;
+    for (int d = 0; same && d < nd2; d++) same = oa.shape[d] == shape2[d];
     if (!same) {
-      PyErr_Format(PyExc_ValueError, "ndpar.%s: argument 'out' has the wrong shape for the "
-                   "operands' broadcast shape", fname);
+      PyErr_Format(PyExc_ValueError, "ndpar.%s: argument 'out' has the wrong shape: the "
+                   "operands do not broadcast to it", fname);
       goto done;
     }
   } else {
@@ -347,15 +282,15 @@ static PyObject *ufunc_call(PyObject *self, PyObject *const *args, Py_ssize_t na
       for (int k = 0; k < nin; k++) any |= ops[k].arr && PyArray_NDIM(ops[k].arr) == nd;
       fortran = any;
     }
-    out = (PyArrayObject *)PyArray_New(&PyArray_Type, nd, dims, typenums[odt], NULL, NULL, 0,
+    out = (PyArrayObject *)PyArray_New(&PyArray_Type, nd, dims, ndpar_typenums[odt], NULL, NULL, 0,
                                        fortran, NULL);
     if (!out) goto done;
-    fill_desc(out, &oa, fname, "out");
+    ndpar_fill_desc(out, &oa, fname, "out");
   }
   int64_t n = ndp_array_size(&oa);
   if (n >= GIL_RELEASE_MIN) {
-    gil_poll g;
-    ndp_exec ex = {0, poll_signals, &g, 0.05};
+    ndpar_gil_poll g;
+    ndp_exec ex = {0, ndpar_poll_signals, &g, 0.05};
     g.ts = PyEval_SaveThread();
     rc = ndp_ufunc(op, in, &oa, loop, casting, &ex, &st);
     PyEval_RestoreThread(g.ts);
@@ -363,7 +298,7 @@ static PyObject *ufunc_call(PyObject *self, PyObject *const *args, Py_ssize_t na
     rc = ndp_ufunc(op, in, &oa, loop, casting, NULL, &st);
   }
   if (rc) {
-    raise_status(fname, rc, &st);
+    ndpar_raise_status(fname, rc, &st);
     goto done;
   }
   if (out_obj) {
@@ -470,7 +405,7 @@ static PyObject *py_measure_bandwidth(PyObject *m, PyObject *args, PyObject *kw)
   Py_BEGIN_ALLOW_THREADS
   rc = ndp_measure_bandwidth((size_t)nbytes, nthreads, reps, &bw, &st);
   Py_END_ALLOW_THREADS
-  if (rc) return raise_status("measure_bandwidth", rc, &st);
+  if (rc) return ndpar_raise_status("measure_bandwidth", rc, &st);
   return Py_BuildValue("{s:d,s:d,s:n,s:i}", "copy_gbs", bw.copy_gbs, "triad_gbs", bw.triad_gbs,
                        "nbytes", (Py_ssize_t)bw.bytes, "nthreads", bw.nthreads);
 }
@@ -529,6 +464,7 @@ PyMODINIT_FUNC PyInit__ndpar(void) {
       goto fail;
     }
   }
+
   if (PyModule_AddStringConstant(m, "__version__", ndp_version()) < 0 ||
       PyModule_AddStringConstant(m, "mathlib", ndp_mathlib()) < 0)
     goto fail;

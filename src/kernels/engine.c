@@ -409,17 +409,20 @@ int ndp_broadcast_shape(int n, const ndp_array *const *arrs, int *ndim,
   return 0;
 }
 
+/* The inputs must broadcast to the output's shape (NumPy lets `out` be
+ * larger than the inputs' own broadcast shape). */
 static int check_out_shape(int nin, const ndp_array *const *in, const ndp_array *out,
                            const char *name, ndp_status *st) {
   int nd;
   int64_t shape[NDP_MAXDIMS];
-  int rc = ndp_broadcast_shape(nin, in, &nd, shape, st);
+  const ndp_array *all[3] = {in[0], nin > 1 ? in[1] : out, out};
+  int rc = ndp_broadcast_shape(nin + 1, all, &nd, shape, st);
   if (rc) return rc;
   int same = nd == out->ndim;
   for (int d = 0; same && d < nd; d++) same = shape[d] == out->shape[d];
   if (!same)
     return ndp__fail(st, NDP_ESHAPE,
-                     "%s: the output's shape does not match the inputs' broadcast shape",
+                     "%s: the inputs do not broadcast to the output's shape",
                      name);
   return 0;
 }

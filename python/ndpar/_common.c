@@ -1,0 +1,94 @@
+/*
+ * python/ndpar/_common.c - what the extension's files share: dtype mapping,
+ * array descriptors over an ndarray's own memory, error mapping, and the
+ * signal poll that lets Ctrl-C cancel a running job.
+ */
+#define NO_IMPORT_ARRAY
+#include "_common.h"
+
+#include <string.h>
+
+/* ---- dtype mapping -------------------------------------------------------- */
+
+int ndpar_from_typenum(int t, ndp_dtype *out) {
+  switch (t) {
+  case NPY_BOOL: *out = NDP_BOOL; return 1;
+  case NPY_BYTE: *out = NDP_INT8; return 1;
+  case NPY_UBYTE: *out = NDP_UINT8; return 1;
+  case NPY_SHORT: *out = NDP_INT16; return 1;
+  case NPY_USHORT: *out = NDP_UINT16; return 1;
+  case NPY_INT: *out = NDP_INT32; return 1;
+  case NPY_UINT: *out = NDP_UINT32; return 1;
+  case NPY_LONG: *out = sizeof(long) == 8 ? NDP_INT64 : NDP_INT32; return 1;
+  case NPY_ULONG: *out = sizeof(long) == 8 ? NDP_UINT64 : NDP_UINT32; return 1;
+  case NPY_LONGLONG: *out = NDP_INT64; return 1;
+  case NPY_ULONGLONG: *out = NDP_UINT64; return 1;
+  case NPY_FLOAT: *out = NDP_FLOAT32; return 1;
+  case NPY_DOUBLE: *out = NDP_FLOAT64; return 1;
+  default: return 0;
+  }
+}
+
+const int ndpar_typenums[NDP_NTYPES] = {
+    NPY_BOOL, NPY_INT8, NPY_UINT8, NPY_INT16, NPY_UINT16, NPY_INT32,
+    NPY_UINT32, NPY_INT64, NPY_UINT64, NPY_FLOAT32, NPY_FLOAT64};
+
+/* ---- errors --------------------------------------------------------------- */
+
+PyObject *ndpar_raise_status(const char *fname, int rc, const ndp_status *st) {
+  if (PyErr_Occurred()) return NULL; /* e.g. KeyboardInterrupt from polling */
+  PyObject *exc;
+  switch (rc) {
+  case NDP_ETYPE: case NDP_ECAST: exc = PyExc_TypeError; break;
+  case NDP_ENOMEM: exc = PyExc_MemoryError; break;
+  case NDP_EINVAL: case NDP_ESHAPE: case NDP_EDOMAIN: case NDP_ENOFUNC:
+  case NDP_EFORMAT: exc = PyExc_ValueError; break;
+  case NDP_EIO: exc = PyExc_OSError; break;
+  case NDP_ECANCELED: exc = PyExc_KeyboardInterrupt; break;
+  default: exc = PyExc_RuntimeError; break;
+  }
+  PyErr_Format(exc, "ndpar.%s: %s", fname,
+               (st && st->msg[0]) ? st->msg : ndp_strerror(rc));
+  return NULL;
+}
+
+/* ---- the GIL while a job runs --------------------------------------------- */
+
+int ndpar_poll_signals(void *ud, double frac) {
+  ndpar_gil_poll *g = ud;
+  (void)frac;
+  PyEval_RestoreThread(g->ts);
+  int r = PyErr_CheckSignals();
+  g->ts = PyEval_SaveThread();
+  return r != 0;
+}
+
+int ndpar_fill_desc(PyArrayObject *arr, ndp_array *a, const char *fname,
+                     const char *argname) {
+  ndp_dtype dt;
+  PyArray_Descr *d = PyArray_DESCR(arr);
+  if (!ndpar_from_typenum(d->type_num, &dt)) {
+    PyErr_Format(PyExc_TypeError,
+                 "ndpar.%s: argument '%s' has dtype %S, which ndpar does not support "
+                 "(bool, int8..int64, uint8..uint64, float32, float64)",
+                 fname, argname, (PyObject *)d);
+    return -1;
+  }
+  int nd = PyArray_NDIM(arr);
+  if (nd > NDP_MAXDIMS) {
+    PyErr_Format(PyExc_ValueError, "ndpar.%s: argument '%s' has %d dimensions (at most %d)",
+                 fname, argname, nd, NDP_MAXDIMS);
+    return -1;
+  }
+  memset(a, 0, sizeof *a);
+  a->data = PyArray_DATA(arr);
+  a->dtype = dt;
+  a->ndim = nd;
+  a->flags = PyArray_ISBYTESWAPPED(arr) ? NDP_ARRAY_BYTESWAPPED : 0;
+  for (int i = 0; i < nd; i++) {
+    a->shape[i] = PyArray_DIM(arr, i);
+    a->strides[i] = PyArray_STRIDE(arr, i);
+  }
+  return 0;
+}
+

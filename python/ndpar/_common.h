@@ -1,0 +1,40 @@
+/* python/ndpar/_common.h - declarations shared by the extension's files. */
+#ifndef NDPAR_PY_COMMON_H
+#define NDPAR_PY_COMMON_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#define NPY_NO_DEPRECATED_API NPY_2_0_API_VERSION
+#define PY_ARRAY_UNIQUE_SYMBOL ndpar_ARRAY_API
+#include <numpy/arrayobject.h>
+
+#include "ndpar.h"
+
+/* NumPy type number -> ndpar dtype; 0 when ndpar does not support it. */
+int ndpar_from_typenum(int typenum, ndp_dtype *out);
+extern const int ndpar_typenums[NDP_NTYPES];
+
+/* Describes arr's memory (no copy). TypeError/ValueError naming argname
+ * and -1 when ndpar cannot use it. */
+int ndpar_fill_desc(PyArrayObject *arr, ndp_array *a, const char *fname,
+                    const char *argname);
+
+/* Sets the Python exception for a failed call (unless one is set) and
+ * returns NULL. */
+PyObject *ndpar_raise_status(const char *fname, int rc, const ndp_status *st);
+
+/* ndp_poll_fn that takes the GIL briefly and runs PyErr_CheckSignals. */
+typedef struct {
+  PyThreadState *ts;
+} ndpar_gil_poll;
+int ndpar_poll_signals(void *ud, double frac);
+
+/* Below this many elements the GIL is kept: the job is one inline chunk,
+ * shorter than a GIL hand-off. */
+#define GIL_RELEASE_MIN 4096
+
+/* Adds move_* functions to the module. */
+int ndpar_add_rolling(PyObject *m);
+
+#endif

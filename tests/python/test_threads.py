@@ -1,0 +1,400 @@
+"""Thread settings, the GIL, Ctrl-C, fork and concurrent use."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import ndpar
+
+
+# ---- settings -------------------------------------------------------------------
+
+def test_defaults_and_info():
+    d = ndpar.default_num_threads()
+    assert isinstance(d, int) and d >= 1
+    n = ndpar.get_num_threads()
+    assert isinstance(n, int) and n >= 1
+    env = os.environ.get("NDPAR_NUM_THREADS")
+    if env is None:
+        assert d == len(os.sched_getaffinity(0))
+    info = ndpar.info()
+    assert info["threads"] == n and info["default_threads"] == d
+    assert info["isa"] == ndpar.get_isa() and info["cpu_isa"] == ndpar.cpu_isa()
+    assert info["version"] == ndpar.__version__
+    assert isinstance(info["mathlib"], str) and info["mathlib"]
+
+
+def test_set_get_and_context_manager():
+    before = ndpar.get_num_threads()
+    with ndpar.threads(1):
+        assert ndpar.get_num_threads() == 1
+        with ndpar.threads(3):
+            assert ndpar.get_num_threads() == 3
+        assert ndpar.get_num_threads() == 1
+    assert ndpar.get_num_threads() == before
+    # restored on an exception too
+    with pytest.raises(ZeroDivisionError):
+        with ndpar.threads(5):
+            assert ndpar.get_num_threads() == 5
+            1 / 0
+    assert ndpar.get_num_threads() == before
+    ndpar.set_num_threads(4)
+    try:
+        assert ndpar.get_num_threads() == 4
+        assert ndpar.info()["threads"] == 4
+        ndpar.set_num_threads(1024)
+        assert ndpar.get_num_threads() == 1024
+        x = np.arange(100_000.0)
+        np.testing.assert_array_equal(ndpar.add(x, 1), x + 1)  # 1024 threads work
+    finally:
+        ndpar.set_num_threads(before)
+
+
+@pytest.mark.parametrize("bad,exc", [(0, ValueError), (-1, ValueError), (2000, ValueError),
+                                     (1025, ValueError), (2 ** 70, ValueError),
+                                     (1.5, TypeError), ("a", TypeError), (None, TypeError),
+                                     (True, TypeError), (np.float64(2), TypeError)])
+def test_set_num_threads_bad_values(bad, exc):
+    before = ndpar.get_num_threads()
+    with pytest.raises(exc, match="'n'"):
+        ndpar.set_num_threads(bad)
+    assert ndpar.get_num_threads() == before
+    with pytest.raises(exc, match="'n'"):
+        with ndpar.threads(bad):
+            pass
+    assert ndpar.get_num_threads() == before
+
+
+def test_set_num_threads_accepts_integer_like():
+    before = ndpar.get_num_threads()
+    try:
+        ndpar.set_num_threads(np.int64(3))  # a NumPy integer is not a Python int
+    except TypeError as e:
+        assert "'n'" in str(e)
+    else:
+        assert ndpar.get_num_threads() == 3
+    finally:
+        ndpar.set_num_threads(before)
+
+
+def test_isa_control():
+    cpu = ndpar.cpu_isa()
+    assert cpu in ("ref", "sse2", "avx2", "avx512")
+    order = ["ref", "sse2", "avx2", "avx512"]
+    before = ndpar.get_isa()
+    try:
+        for isa in order:
+            if order.index(isa) <= order.index(cpu):
+                ndpar.set_isa(isa)
+                assert ndpar.get_isa() == isa
+                assert ndpar.info()["isa"] == isa
+                assert ndpar.cpu_isa() == cpu
+                b64, b32 = ndpar.ulp_bound("exp"), ndpar.ulp_bound("exp", True)
+                assert b64 >= 0.5 and b32 >= 0.5
+                assert ndpar.ulp_bound("add") == 0.5
+                assert ndpar.ulp_bound("absolute") == ndpar.ulp_bound("abs")
+            else:
+                with pytest.raises(ValueError):
+                    ndpar.set_isa(isa)
+        for bad in ("avx1024", "", "AVX2"):
+            with pytest.raises(ValueError, match="isa"):
+                ndpar.set_isa(bad)
+        with pytest.raises(TypeError):
+            ndpar.set_isa(2)
+        with pytest.raises(ValueError):
+            ndpar.ulp_bound("nosuchfunction")
+    finally:
+        ndpar.set_isa(before)
+
+
+def test_measure_bandwidth():
+    r = ndpar.measure_bandwidth(1 << 22, 1, 2)
+    assert set(r) >= {"copy_gbs", "triad_gbs", "nbytes", "nthreads"}
+    assert r["copy_gbs"] > 0 and r["triad_gbs"] > 0
+    assert r["nthreads"] == 1
+    r = ndpar.measure_bandwidth(nbytes=1 << 20, nthreads=2, reps=1)
+    assert r["nthreads"] == 2 and r["nbytes"] > 0
+    with pytest.raises(ValueError, match="nbytes"):
+        ndpar.measure_bandwidth(-1)
+
+
+# ---- the GIL -----------------------------------------------------------------------
+
+def test_gil_released_during_long_call():
+    x = np.linspace(0, 100, 50_000_000)
+    count = [0]
+    stop = threading.Event()
+    started = threading.Event()
+
+    def counter():
+        started.set()
+        while not stop.is_set():
+            count[0] += 1
+
+    t = threading.Thread(target=counter)
+    t.start()
+    started.wait()
+    try:
+        with ndpar.threads(1):
+            c0 = count[0]
+            t0 = time.perf_counter()
+            ndpar.sin(x, out=x)
+            dt = time.perf_counter() - t0
+            c1 = count[0]
+    finally:
+        stop.set()
+        t.join()
+    # With the GIL held for the whole call the counter could not move
+    # between c0 and c1 (both read while this thread holds the GIL).
+    assert c1 - c0 > 1000, (c1 - c0, dt)
+    assert x[1] == pytest.approx(np.sin(100 / (50_000_000 - 1)), rel=1e-12)
+
+
+# ---- Ctrl-C ------------------------------------------------------------------------------
+
+def _interrupt_after(delay, box):
+    def fire():
+        time.sleep(delay)
+        box["sent"] = time.perf_counter()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    t = threading.Thread(target=fire, daemon=True)
+    t.start()
+    return t
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
+                    reason="signals are delivered to the main thread only")
+def test_ctrl_c_interrupts_long_call():
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    before = ndpar.get_isa()
+    try:
+        ndpar.set_isa("ref")  # libm pow, one element at a time: slow
+        with ndpar.threads(1):
+            # calibrate: a call of ~2 s (at most 1.6 GB)
+            probe = np.full(1_000_000, 1.0001)
+            t0 = time.perf_counter()
+            ndpar.power(probe, probe)
+            per_item = (time.perf_counter() - t0) / probe.size
+            n = int(min(max(2.0 / per_item, 1e7), 2e8))
+            x = np.full(n, 1.0001)
+            expected_s = per_item * n
+            box = {}
+            t = _interrupt_after(0.3, box)
+            t0 = time.perf_counter()
+            with pytest.raises(KeyboardInterrupt):
+                ndpar.power(x, 1.5, out=x)
+                # a KeyboardInterrupt that arrives only after the call (too
+                # late) is caught here, and is a failure
+                box["finished"] = time.perf_counter()
+                time.sleep(2)
+            caught = time.perf_counter()
+            t.join()
+        assert "finished" not in box, (
+            f"the call ran to the end ({box['finished'] - t0:.2f} s, expected "
+            f"{expected_s:.2f} s) instead of being interrupted")
+        assert caught - box["sent"] < 0.5, caught - box["sent"]
+        assert caught - t0 < expected_s
+        # still usable afterwards, and gives right answers
+        y = np.linspace(0, 1, 100_000)
+        np.testing.assert_array_equal(ndpar.multiply(y, 2.0), y * 2)
+    finally:
+        ndpar.set_isa(before)
+
+
+def test_ctrl_c_with_several_threads():
+    """Cancel with helper threads running: the pool survives."""
+    before = ndpar.get_isa()
+    try:
+        ndpar.set_isa("ref")
+        with ndpar.threads(2):
+            x = np.full(30_000_000, 1.0001)
+            box = {}
+            t = _interrupt_after(0.2, box)
+            t0 = time.perf_counter()
+            try:
+                ndpar.power(x, 1.5, out=x)
+                ndpar.power(x, 1.5, out=x)
+                ndpar.power(x, 1.5, out=x)
+                time.sleep(3)  # not interrupted inside ndpar: still raise here
+            except KeyboardInterrupt:
+                caught = time.perf_counter()
+            else:
+                pytest.fail("no KeyboardInterrupt")
+            t.join()
+            assert caught - box["sent"] < 0.5
+            assert caught - t0 < 3
+            z = np.arange(1_000_000.0)
+            np.testing.assert_array_equal(ndpar.add(z, z), z + z)
+    finally:
+        ndpar.set_isa(before)
+
+
+# ---- fork -------------------------------------------------------------------------------
+
+def _run_child(fn, timeout=30.0):
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 1
+        try:
+            code = 0 if fn() else 3
+        except BaseException:
+            code = 2
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        wpid, status = os.waitpid(pid, os.WNOHANG)
+        if wpid == pid:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return "timeout"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_fork_after_use():
+    x = np.linspace(-10, 10, 2_000_000)
+    with ndpar.threads(2):
+        ref = ndpar.sin(x)  # the pool's workers exist now
+
+        def child():
+            ndpar.set_num_threads(2)
+            ok = np.array_equal(ndpar.sin(x), ref)
+            ok &= np.array_equal(ndpar.add(x, x), x + x)
+            with ndpar.threads(3):
+                ok &= np.array_equal(ndpar.exp(x[:500_000]), ndpar.exp(x[:500_000]))
+            return bool(ok)
+
+        assert _run_child(child) == 0
+        # the parent's pool still works
+        np.testing.assert_array_equal(ndpar.sin(x), ref)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_fork_while_another_thread_computes():
+    """fork() while a Python thread is inside an ndpar job: the child must
+    not inherit a locked pool."""
+    x = np.linspace(0, 1, 4_000_000)
+    stop = threading.Event()
+
+    def busy():
+        while not stop.is_set():
+            ndpar.exp(x)
+
+    t = threading.Thread(target=busy)
+    with ndpar.threads(2):
+        t.start()
+        try:
+            time.sleep(0.05)
+            results = [_run_child(lambda: np.array_equal(ndpar.add(x, 1.0), x + 1.0))
+                       for _ in range(3)]
+        finally:
+            stop.set()
+            t.join()
+    assert results == [0, 0, 0]
+
+
+def test_multiprocessing_fork_context():
+    import multiprocessing as mp
+
+    try:
+        ctx = mp.get_context("fork")
+    except ValueError:
+        pytest.skip("no fork start method on this platform")
+    ndpar.add(np.arange(100_000.0), 1.0)
+    with ndpar.threads(2):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            with ctx.Pool(2) as pool:
+                res = pool.map_async(_child_sum, [10, 20, 30]).get(timeout=60)
+    assert res == [float(np.sum(np.arange(n * 10_000.0) * 2)) for n in (10, 20, 30)]
+
+
+def _child_sum(n):
+    ndpar.set_num_threads(2)
+    a = np.arange(n * 10_000.0)
+    return float(np.sum(ndpar.multiply(a, 2.0)))
+
+
+# ---- concurrent use ----------------------------------------------------------------------
+
+def test_concurrent_calls_from_python_threads():
+    rng = np.random.default_rng(9)
+    data = [rng.standard_normal(300_000 + 17 * i) for i in range(6)]
+    ops = [("sin", 1), ("exp", 1), ("add", 2), ("arctan2", 2), ("floor", 1), ("hypot", 2)]
+    expected = []
+    for i, (name, nin) in enumerate(ops):
+        args = (data[i],) if nin == 1 else (data[i], data[i][::-1] * 0.5)
+        expected.append((name, args, getattr(ndpar, name)(*args)))
+    errors = []
+    barrier = threading.Barrier(len(ops))
+
+    def worker(k):
+        name, args, exp = expected[k]
+        try:
+            barrier.wait()
+            for _ in range(15):
+                got = getattr(ndpar, name)(*args)
+                if got.tobytes() != exp.tobytes():
+                    errors.append((name, "mismatch"))
+                    return
+                out = np.empty_like(exp)
+                getattr(ndpar, name)(*args, out=out)
+                if out.tobytes() != exp.tobytes():
+                    errors.append((name, "out mismatch"))
+                    return
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append((name, repr(e)))
+
+    with ndpar.threads(2):
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(len(ops))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert not any(t.is_alive() for t in threads), "a thread hung"
+    assert not errors, errors
+    # and the results were right in the first place
+    for name, args, exp in expected:
+        with np.errstate(all="ignore"):
+            np.testing.assert_allclose(exp, getattr(np, name)(*args), rtol=1e-13, atol=0)
+
+
+def test_concurrent_thread_count_changes():
+    """set_num_threads from one thread while others compute: no crash, right
+    answers."""
+    x = np.linspace(-1, 1, 2_000_001)
+    ref = np.negative(x)
+    stop = threading.Event()
+    errors = []
+
+    def compute():
+        while not stop.is_set():
+            r = ndpar.negative(x)
+            if not np.array_equal(r, ref):
+                errors.append("mismatch")
+                return
+
+    ts = [threading.Thread(target=compute) for _ in range(3)]
+    before = ndpar.get_num_threads()
+    for t in ts:
+        t.start()
+    try:
+        for n in [1, 2, 3, 7, 1, 2] * 5:
+            ndpar.set_num_threads(n)
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        for t in ts:
+            t.join()
+        ndpar.set_num_threads(before)
+    assert not errors

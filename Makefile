@@ -7,7 +7,7 @@
 
 PYTHON   ?= python3
 VENV     := .venv
-VPY      := $(VENV)/bin/python
+VPY      := $(abspath $(VENV))/bin/python
 VBIN     := $(abspath $(VENV)/bin)
 MESON    := $(VBIN)/meson
 DEBS     := libsleef-dev libcmocka-dev pkg-config clang libclang-rt-14-dev

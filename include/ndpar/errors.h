@@ -26,14 +26,16 @@ extern "C" {
   XX(ETHREAD,   -10, "could not start a worker thread")                     \
   XX(ENOFUNC,   -11, "no such function")                                    \
   XX(EOVERFLOW, -12, "size or index overflow")                              \
-  XX(EUSER,     -13, "a user callback failed")
+  XX(EUSER,     -13, "a user callback failed")                             \
+  XX(ESYNTAX,   -14, "syntax error")                                        \
+  XX(ENAME,     -15, "unknown name")
 
 typedef enum ndp_errno {
   NDP_OK = 0,
 #define NDP__XX(name, code, msg) NDP_##name = (code),
   NDP_ERRNO_MAP(NDP__XX)
 #undef NDP__XX
-  NDP_ERRNO_MIN = -13
+  NDP_ERRNO_MIN = -15
 } ndp_errno;
 
 /* Static message for a code ("unknown error" for anything else). */
@@ -46,6 +48,8 @@ const char *ndp_err_name(int err);
 typedef struct ndp_status {
   int code;
   char msg[256];
+  long pos;  /* for NDP_ESYNTAX/NDP_ENAME: byte offset in the source text
+                of the fault, else -1 (or untouched) */
 } ndp_status;
 
 #ifdef __cplusplus

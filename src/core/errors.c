@@ -40,6 +40,7 @@ int ndp__fail(ndp_status *st, int code, const char *fmt, ...) {
   if (st) {
     va_list ap;
     st->code = code;
+    st->pos = -1;
     va_start(ap, fmt);
     vsnprintf(st->msg, sizeof st->msg, fmt, ap);
     va_end(ap);

@@ -36,6 +36,7 @@ static inline void ndp__ok(ndp_status *st) {
   if (st) {
     st->code = 0;
     st->msg[0] = '\0';
+    st->pos = -1;
   }
 }
 

@@ -75,67 +75,46 @@ typedef uint8_t ndp_bool_t;
 
 /* ---- floats --------------------------------------------------------------- */
 
-static inline double ndp__fdivmod_d(double a, double b, double *modp) {
-  double mod = fmod(a, b);
-  if (b == 0.0) {
-    *modp = mod;
-    return a / b;
+/* NumPy's divmod for floats: the quotient floored and the remainder with
+ * the divisor's sign; b == 0 gives a / b and fmod's NaN. One body for
+ * double (S empty) and float (S = f). */
+#define NDP__FDIVMOD(T, S, H)                                                 \
+  static inline T ndp__fdivmod##H(T a, T b, T *modp) {                        \
+    T mod = fmod##S(a, b);                                                    \
+    if (b == 0) {                                                             \
+      *modp = mod;                                                            \
+      return a / b;                                                           \
+    }                                                                         \
+    T div = (a - mod) / b;                                                    \
+    if (mod != 0) {                                                           \
+      if ((b < 0) != (mod < 0)) {                                             \
+        mod += b;                                                             \
+        div -= 1;                                                             \
+      }                                                                       \
+    } else {                                                                  \
+      mod = copysign##S(0, b);                                                \
+    }                                                                         \
+    T fl;                                                                     \
+    if (div != 0) {                                                           \
+      fl = floor##S(div);                                                     \
+      if (div - fl > (T)0.5) fl += 1;                                         \
+    } else {                                                                  \
+      fl = copysign##S(0, a / b);                                             \
+    }                                                                         \
+    *modp = mod;                                                              \
+    return fl;                                                                \
+  }                                                                           \
+  static inline T ndp__floordiv##H(T a, T b) {                                \
+    T m;                                                                      \
+    return ndp__fdivmod##H(a, b, &m);                                         \
+  }                                                                           \
+  static inline T ndp__rem##H(T a, T b) {                                     \
+    T m;                                                                      \
+    ndp__fdivmod##H(a, b, &m);                                                \
+    return m;                                                                 \
   }
-  double div = (a - mod) / b;
-  if (mod != 0.0) {
-    if ((b < 0) != (mod < 0)) {
-      mod += b;
-      div -= 1.0;
-    }
-  } else {
-    mod = copysign(0.0, b);
-  }
-  double fl;
-  if (div != 0.0) {
-    fl = floor(div);
-    if (div - fl > 0.5) fl += 1.0;
-  } else {
-    fl = copysign(0.0, a / b);
-  }
-  *modp = mod;
-  return fl;
-}
-static inline double ndp__floordiv_d(double a, double b) {
-  double m;
-  return ndp__fdivmod_d(a, b, &m);
-}
-static inline double ndp__rem_d(double a, double b) {
-  double m;
-  if (b == 0.0) return fmod(a, b);
-  ndp__fdivmod_d(a, b, &m);
-  return m;
-}
-static inline float ndp__floordiv_f(float a, float b) {
-  float mod = fmodf(a, b);
-  if (b == 0.0f) return a / b;
-  float div = (a - mod) / b;
-  if (mod != 0.0f) {
-    if ((b < 0) != (mod < 0)) div -= 1.0f;
-  }
-  float fl;
-  if (div != 0.0f) {
-    fl = floorf(div);
-    if (div - fl > 0.5f) fl += 1.0f;
-  } else {
-    fl = copysignf(0.0f, a / b);
-  }
-  return fl;
-}
-static inline float ndp__rem_f(float a, float b) {
-  float mod = fmodf(a, b);
-  if (b == 0.0f) return mod;
-  if (mod != 0.0f) {
-    if ((b < 0) != (mod < 0)) mod += b;
-  } else {
-    mod = copysignf(0.0f, b);
-  }
-  return mod;
-}
+NDP__FDIVMOD(double, , _d)
+NDP__FDIVMOD(float, f, _f)
 
 #define FLT_LOOPS(DT, T, S, H)                                                   \
   UNARY(exp_##DT, T, T, exp##S(x))                                            \

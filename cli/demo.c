@@ -228,7 +228,7 @@ static void print_row(const demo *d, const timing *t, double base_s, double copy
  * repeated (prepared again each time) and the best time kept, so small
  * sizes give stable numbers too. */
 static int run_one(demo *d, const workload *w, int n, timing *t, check_result *all) {
-  ndp_status st = {0, ""};
+  ndp_status st = {0, "", -1};
   char label[64];
   snprintf(label, sizeof label, "%s, %d thread%s", w->name, n, n == 1 ? "" : "s");
   double start = cli_now();
@@ -285,7 +285,7 @@ static int demo_alloc(demo *d, double size) {
 static int measure_bandwidth(double size, ndp_bandwidth *bw) {
   double bytes = size < BW_MIN_BYTES ? BW_MIN_BYTES : size;
   if (bytes > BW_MAX_BYTES) bytes = BW_MAX_BYTES;
-  ndp_status st = {0, ""};
+  ndp_status st = {0, "", -1};
   int err = ndp_measure_bandwidth((size_t)bytes, 0, 0, bw, &st);
   if (err)
     return cli_fail(cli_status_for(err), "demo: bandwidth: %s", cli_errmsg(err, &st));

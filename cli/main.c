@@ -337,7 +337,7 @@ static int cmd_info(int argc, char **argv) {
   printf("mathlib: %s\n", ndp_mathlib());
   if (bandwidth) {
     ndp_bandwidth bw;
-    ndp_status st = {0, ""};
+    ndp_status st = {0, "", -1};
     char size[32];
     fflush(stdout);
     int err = ndp_measure_bandwidth(0, 0, 0, &bw, &st);
@@ -575,7 +575,7 @@ static int open_operand(operand *ops, int k, const struct stat *out_sb) {
       o->arr = &o->npy->arr;
       return CLI_OK;
     }
-  ndp_status st = {0, ""};
+  ndp_status st = {0, "", -1};
   int err = ndp_npy_open(o->text, o->is_out, &o->f, &st);
   if (err) {
     int status = (err == NDP_ENOMEM || err == NDP_ETHREAD) ? CLI_RUNTIME : CLI_USAGE;
@@ -660,7 +660,7 @@ typedef struct map_run {
 } map_run;
 
 static int map_cleanup(map_run *r, const char *out_path, int status) {
-  ndp_status st = {0, ""};
+  ndp_status st = {0, "", -1};
   if (r->created) {
     int err = ndp_npy_close(&r->outf, &st);
     if (err && status == CLI_OK) status = fail_about(CLI_RUNTIME, out_path, err, &st);
@@ -711,7 +711,7 @@ static int map_output(map_run *r, const map_args *a, ndp_dtype out_dt, int ndim,
     fortran &= r->ops[k].npy->hdr.fortran_order && r->ops[k].arr->ndim > 1;
   }
   fortran &= nfiles > 0;
-  ndp_status st = {0, ""};
+  ndp_status st = {0, "", -1};
   partial_output = a->out;
   int err = ndp_npy_create(a->out, out_dt, fortran, ndim, shape, &r->outf, &st);
   if (err) {
@@ -748,7 +748,7 @@ static int map_run_job(map_run *r, const map_args *a) {
   }
   const ndp_array *in[2] = {r->ops[0].arr, r->nops > 1 ? r->ops[1].arr : NULL};
   ndp_dtype in_dt[2] = {in[0]->dtype, in[1] ? in[1]->dtype : NDP_NTYPES};
-  ndp_status st = {0, ""};
+  ndp_status st = {0, "", -1};
   int ndim = 0;
   int64_t shape[NDP_MAXDIMS];
   int err = ndp_broadcast_shape(r->nops, in, &ndim, shape, &st);

@@ -231,7 +231,7 @@ static PyObject *ufunc_call(PyObject *self, PyObject *const *args, Py_ssize_t na
   if (out_obj == Py_None) out_obj = NULL;
 
   const ndp_array *in[2] = {&ops[0].a, &ops[1].a};
-  ndp_status st = {0, {0}};
+  ndp_status st = {0, {0}, -1};
   int nd, rc;
   int64_t shape[NDP_MAXDIMS];
   if ((rc = ndp_broadcast_shape(nin, in, &nd, shape, &st))) {
@@ -400,7 +400,7 @@ static PyObject *py_measure_bandwidth(PyObject *m, PyObject *args, PyObject *kw)
     return NULL;
   }
   ndp_bandwidth bw;
-  ndp_status st = {0, {0}};
+  ndp_status st = {0, {0}, -1};
   int rc;
   Py_BEGIN_ALLOW_THREADS
   rc = ndp_measure_bandwidth((size_t)nbytes, nthreads, reps, &bw, &st);

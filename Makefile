@@ -62,15 +62,21 @@ test-tsan: setup
 	$(MESON) compile -C build-tsan tests/c/test_pool tests/c/test_ufunc
 	TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 $(MESON) test -C build-tsan --print-errorlogs pool ufunc
 
-# libFuzzer on the .npy header parser: a short run from the corpus.
+# libFuzzer on the parsers (.npy header; expressions, with the reference
+# kernels so no SLEEF is needed): a short run from each corpus. New inputs
+# go to build-fuzz/; crashes found are added to fuzz/corpus by hand.
 FUZZ_SECONDS ?= 20
+FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Iinclude -Isrc
 fuzz test-fuzz: setup
-	@mkdir -p build-fuzz/corpus
-	clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
-	  fuzz/fuzz_npy_header.c src/io/npy.c src/core/errors.c src/core/alloc.c src/core/array.c \
-	  -o build-fuzz/fuzz_npy_header
+	@mkdir -p build-fuzz/corpus-npy build-fuzz/corpus-expr
+	clang $(FUZZ_CFLAGS) fuzz/fuzz_npy_header.c src/io/npy.c src/core/errors.c \
+	  src/core/alloc.c src/core/array.c -o build-fuzz/fuzz_npy_header
 	build-fuzz/fuzz_npy_header -max_total_time=$(FUZZ_SECONDS) -timeout=5 \
-	  build-fuzz/corpus fuzz/corpus/npy_header
+	  build-fuzz/corpus-npy fuzz/corpus/npy_header
+	clang $(FUZZ_CFLAGS) fuzz/fuzz_expr.c src/expr/*.c src/kernels/*.c \
+	  src/kernels/ref/loops_ref.c src/core/*.c src/pool/*.c -lm -lpthread -o build-fuzz/fuzz_expr
+	build-fuzz/fuzz_expr -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=4096 \
+	  build-fuzz/corpus-expr fuzz/corpus/expr
 
 test-py: install
 	cd tests && $(VPY) -m pytest -q -p no:cacheprovider python cli
@@ -80,6 +86,7 @@ test: test-c test-asan test-tsan test-fuzz test-py
 bench: install
 	$(VPY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt
 	$(VPY) bench/bench_core.py
+	$(VPY) bench/bench_rolling.py
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz .mesonpy-* 

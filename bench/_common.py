@@ -157,3 +157,75 @@ def grouped_bars(path: Path, groups: Sequence[str], series: dict[str, Sequence[f
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def line_panels(path: Path, panels: dict[str, dict[str, tuple[Sequence[float], Sequence[float]]]],
+                xlabel: str, ylabel: str, title: str, ncols: int = 2,
+                logx: bool = True, logy: bool = True,
+                styles: dict[str, dict] | None = None) -> None:
+    """PNG of small multiples: one panel per entry of ``panels`` (title -> lines),
+    one line per entry of a panel (label -> (xs, ys), None where there is no
+    point); a label keeps its colour in every panel, the legend lists every
+    label once, and ``styles`` gives extra matplotlib line keywords per label."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(dict.fromkeys(lab for lines in panels.values() for lab in lines))
+    colours = {lab: f"C{k}" for k, lab in enumerate(labels)}
+    styles = {lab: {"color": colours[lab], "marker": "o", "markersize": 3,
+                    **(styles or {}).get(lab, {})} for lab in labels}
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.5 * ncols, 3.8 * nrows + 0.8),
+                             dpi=120, squeeze=False)
+    for ax, (name, lines) in zip(axes.flat, panels.items()):
+        for lab, (xs, ys) in lines.items():
+            pts = [(x, y) for x, y in zip(xs, ys) if y is not None]
+            if pts:
+                ax.plot(*zip(*pts), label=lab, **styles[lab])
+        if logx:
+            ax.set_xscale("log")
+        if logy:
+            ax.set_yscale("log")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(which="both", alpha=0.3)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    handles = [plt.Line2D([], [], **styles[lab]) for lab in labels]
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def keep_freed_memory(prefault_bytes: int = 0) -> bool:
+    """Make glibc keep the memory a process frees, so that large arrays allocated
+    later reuse pages this process already touched instead of new ones: every
+    large allocation comes from the heap (no mmap) and the heap is never trimmed.
+    Then ``prefault_bytes`` are allocated, touched and freed, so that the heap
+    already holds them. Returns False where glibc's mallopt is not available.
+
+    For timings of calls that allocate their output (as bottleneck's and
+    pandas' do): without this, every call maps fresh pages and pays their
+    first-touch faults, which on a virtual machine can cost more than the
+    computation and vary from run to run."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_max = -1, -4
+        # -1: never trim (mallopt(3))
+        ok = libc.mallopt(m_mmap_max, 0) == 1 and libc.mallopt(m_trim_threshold, -1) == 1
+    except (OSError, AttributeError):
+        return False
+    if ok and prefault_bytes > 0:
+        import numpy as np
+
+        block = np.empty(prefault_bytes, np.uint8)
+        block.fill(1)
+        del block
+    return ok

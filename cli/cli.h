@@ -2,9 +2,9 @@
  * cli/cli.h - declarations shared by the files of the ndpar command.
  *
  * The command uses the public API only (ndpar.h). main.c holds the command
- * dispatcher, `info`, `map` and the small helpers every command needs
- * (option parsing, error reporting, number parsing); demo.c holds `demo`;
- * progress.c the progress bar drawn on stderr.
+ * dispatcher, `info`, `map`, `rolling` and the small helpers every command
+ * needs (option parsing, error reporting, number parsing); demo.c holds
+ * `demo`; progress.c the progress bar drawn on stderr.
  *
  * Error convention: a command prints at most one line, "ndpar: <message>",
  * on stderr (cli_fail) and returns its exit status: CLI_OK, CLI_USAGE for bad

@@ -26,6 +26,8 @@
 #include "ndpar/pool.h"
 #include "ndpar/ufunc.h"
 #include "ndpar/npy.h"
+#include "ndpar/rolling.h"
+#include "ndpar/expr.h"
 
 #ifdef __cplusplus
 extern "C" {

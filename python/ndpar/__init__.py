@@ -14,6 +14,10 @@ center=False, mode=None, out=None)``, and move_sum, move_var, move_std
 (``ddof=0``), move_min, move_max, move_argmin, move_argmax, move_median,
 move_quantile (``a, window, q, ...``), move_count.
 
+Expressions, compiled by ndpar's own parser and run in cache-sized blocks
+on all cores (numexpr's signature): ``ndpar.evaluate("where(a > 0.5,
+exp(a), log1p(c))")``; ``f = ndpar.compile("a*2 + c"); f(a=x, c=y)``.
+
 Threads: ``ndpar.set_num_threads(n)``, ``ndpar.get_num_threads()``, or for a
 block of code ``with ndpar.threads(n): ...``. The environment variable
 NDPAR_NUM_THREADS sets the default.
@@ -28,6 +32,7 @@ import contextlib
 from typing import Iterator
 
 from . import _ndpar
+from ._evaluate import CompiledExpression, compile, evaluate  # noqa: F401
 from ._ndpar import (  # noqa: F401  (re-exported API)
     __version__,
     cpu_isa,
@@ -57,7 +62,7 @@ ROLLING = tuple(
     for f in "sum mean var std min max argmin argmax median quantile count".split()
 )
 
-for _name in UNARY + BINARY:
+for _name in UNARY + BINARY + ROLLING:
     globals()[_name] = getattr(_ndpar, _name)
 del _name
 
@@ -96,7 +101,7 @@ def info() -> dict:
 
 
 __all__ = [
-    "threads", "info", "get_num_threads", "set_num_threads", "default_num_threads",
+    "evaluate", "compile", "CompiledExpression", "threads", "info", "get_num_threads", "set_num_threads", "default_num_threads",
     "get_isa", "cpu_isa", "set_isa", "ulp_bound", "measure_bandwidth",
     "absolute", "true_divide", "mod", "pow",
-] + list(UNARY + BINARY)
+] + list(UNARY + BINARY + ROLLING)

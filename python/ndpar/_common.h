@@ -36,5 +36,7 @@ int ndpar_poll_signals(void *ud, double frac);
 
 /* Adds move_* functions to the module. */
 int ndpar_add_rolling(PyObject *m);
+/* Adds the Program type (compiled expressions). */
+int ndpar_add_expr(PyObject *m);
 
 #endif

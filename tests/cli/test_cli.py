@@ -81,6 +81,7 @@ def test_version(cli):
         ["map", "--help"],
         ["map", "-h"],
         ["demo", "--help"],
+        ["rolling", "--help"],
         ["help"],
         ["help", "map"],
     ],
@@ -529,6 +530,17 @@ def test_demo(cli):
     assert fill and len(exps) == 2, out
     assert exps[0][0] == "1" and exps[0][3] == "1.00x"
     assert re.fullmatch(r"[\d.]+x", exps[1][3])
+    # the user's rolling mean: 2e6 points, window 21, centered, edge padding
+    rolls = re.findall(r"^rolling mean" + row, out, re.M)
+    assert len(rolls) == 2, out
+    assert rolls[0][0] == "1" and rolls[0][3] == "1.00x"
+    assert re.fullmatch(r"[\d.]+x", rolls[1][3])
+    assert all(float(r[1]) > 0 for r in rolls)
+    m = re.search(r"^rolling mean \(2000000 points, window 21, centered, edge padding\):\n"
+                  r"  ([\d.]+) Mpoints/s on 1 thread, ([\d.]+) Mpoints/s on (\d+) threads? "
+                  r"\(([\d.]+)x\)$", out, re.M)
+    assert m, out
+    assert float(m.group(1)) > 0 and float(m.group(2)) > 0
     assert re.search(r"^check: ok\b", out, re.M)
 
 
@@ -537,6 +549,7 @@ def test_demo_small_sizes_and_threads(cli):
         res = cli.ok("demo", "--size", size, "--threads", "2")
         assert re.search(r"^check: ok\b", res.stdout, re.M)
         assert re.search(r"^exp in place\s+2\s", res.stdout, re.M)
+        assert re.search(r"^rolling mean\s+2\s", res.stdout, re.M)
     res = cli.ok("demo", "--size", "1K")
     assert "matrix 1 x 128 " in res.stdout
 

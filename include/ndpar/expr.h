@@ -1,0 +1,97 @@
+/*
+ * ndpar/expr.h - compiled elementwise expressions and small programs.
+ *
+ * The language is NumPy-like: + - * / // % **, unary -, the six
+ * comparisons, & | ^ ~ on booleans and integers, where(cond, a, b), every
+ * function of ufunc.h by name (exp, arctan2, ...; also abs, absolute,
+ * minimum, ...), constants (integers, floats, True, False, nan, inf, pi,
+ * e), variables, and statements separated by ';' or newlines where all but
+ * the last are assignments to temporaries:
+ *     t = a * 2; u = where(t > 1, exp(t), log1p(t)); u - b
+ * The last statement may be a reduction over the whole result or one
+ * axis: sum(x), prod(x), min(x), max(x), mean(x), any(x), all(x), or with
+ * an axis: sum(x, axis=0) (also sum(x, 0)).
+ *
+ * Precedence is Python's (** binds tighter than a unary minus on its
+ * left: -2**2 == -4); comparisons do not chain (a < b < c is a syntax
+ * error: write (a < b) & (b < c)). Functions also include logical_not,
+ * bitwise_and/or/xor and invert; a reduction's axis may be given by
+ * position: sum(x, 0).
+ *
+ * Types follow NumPy's rules for arrays (float32 stays float32, integer
+ * division by zero gives 0, comparisons give bool); a variable declared
+ * as a scalar follows NEP 50's weak-scalar rules like Python scalars. A
+ * weak integer that does not fit the dtype it meets is NDP_ETYPE (also in
+ * comparisons, where NumPy 2 would compare exactly).
+ * A compiled program is immutable: any number of threads may evaluate it
+ * at the same time.
+ */
+#ifndef NDPAR_EXPR_H
+#define NDPAR_EXPR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "array.h"
+#include "errors.h"
+#include "ufunc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ndp_expr ndp_expr;
+
+/* Kinds of input variable. */
+typedef enum ndp_var_kind {
+  NDP_VAR_ARRAY = 0,   /* an array of the given dtype (any shape)          */
+  NDP_VAR_WEAK_INT,    /* a Python int: takes the other operand's dtype    */
+  NDP_VAR_WEAK_FLOAT   /* a Python float: likewise (NEP 50)                */
+} ndp_var_kind;
+
+typedef struct ndp_var {
+  const char *name;    /* borrowed during compile only */
+  ndp_dtype dtype;     /* for NDP_VAR_ARRAY (also the storage dtype of a
+                          weak scalar's 0-d array at evaluation: int64 for
+                          WEAK_INT, float64 for WEAK_FLOAT) */
+  ndp_var_kind kind;
+} ndp_var;
+
+/* Compiles src for these variables. Names in src that are not variables,
+ * temporaries, functions or constants give NDP_ENAME; syntax errors
+ * NDP_ESYNTAX; both set st->pos to the byte offset at fault. Type errors
+ * (e.g. ~ on a float) give NDP_ETYPE naming the operator. Nesting deeper
+ * than 512 or more than 65536 nodes gives NDP_EINVAL (never a stack
+ * overflow). OUT: *out, release with ndp_expr_free. */
+int ndp_expr_compile(const char *src, int nvars, const ndp_var *vars,
+                     ndp_expr **out, ndp_status *st);
+
+void ndp_expr_free(ndp_expr *e);
+
+/* The result's dtype. */
+ndp_dtype ndp_expr_dtype(const ndp_expr *e);
+
+/* The result's shape for these inputs (vars[i] describes variable i, in
+ * the order given to compile; a weak scalar is a 0-d array). Broadcasts
+ * the inputs, then applies the reduction if any.
+ * OUT: *ndim, shape[NDP_MAXDIMS]. Returns 0 or NDP_ESHAPE / NDP_EINVAL. */
+int ndp_expr_shape(const ndp_expr *e, const ndp_array *const *vars,
+                   int *ndim, int64_t *shape, ndp_status *st);
+
+/* Evaluates into out (shape from ndp_expr_shape; the result is cast to
+ * out->dtype under `casting`). Runs in cache-sized blocks on the pool with
+ * no array-sized temporaries; reductions are deterministic (the same bits
+ * for any thread count). out may alias an input exactly; an out that
+ * overlaps an input only partly gives undefined results. */
+int ndp_expr_eval(const ndp_expr *e, const ndp_array *const *vars,
+                  const ndp_array *out, ndp_casting casting,
+                  const ndp_exec *ex, ndp_status *st);
+
+/* Writes a readable listing of the compiled program into buf (always
+ * NUL-terminated when cap > 0). Returns the length it needed. */
+size_t ndp_expr_explain(const ndp_expr *e, char *buf, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NDPAR_EXPR_H */

@@ -1,0 +1,97 @@
+/*
+ * ndpar/rolling.h - moving-window statistics, parallel inside one series.
+ *
+ * Semantics follow bottleneck's move_* functions (output has the input's
+ * shape; NaN values are skipped; a window with fewer than min_count
+ * non-NaN values gives NaN), with two more window placements: centered
+ * (pandas' rolling(center=True)) and centered with edge padding (the ends
+ * repeat the first and last values, as np.pad(..., mode='edge')).
+ *
+ * A series is cut into blocks whose size depends only on the series length
+ * and the window, never on the thread count; each block warms up on the
+ * points before it. Results are therefore bit-identical for any number of
+ * threads.
+ *
+ * Thread-safety: any thread may call these; they run on the shared pool.
+ */
+#ifndef NDPAR_ROLLING_H
+#define NDPAR_ROLLING_H
+
+#include "array.h"
+#include "errors.h"
+#include "ufunc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NDP_ROLL_MAP(XX)       \
+  XX(SUM, "sum")               \
+  XX(MEAN, "mean")             \
+  XX(VAR, "var")               \
+  XX(STD, "std")               \
+  XX(MIN, "min")               \
+  XX(MAX, "max")               \
+  XX(ARGMIN, "argmin")         \
+  XX(ARGMAX, "argmax")         \
+  XX(MEDIAN, "median")         \
+  XX(QUANTILE, "quantile")     \
+  XX(COUNT, "count")
+
+typedef enum ndp_roll_fn {
+#define NDP__XX(id, name) NDP_ROLL_##id,
+  NDP_ROLL_MAP(NDP__XX)
+#undef NDP__XX
+  NDP_NROLL
+} ndp_roll_fn;
+
+/* Where the window sits relative to output position i (w = window):
+ *   TRAILING     a[i-w+1 .. i]                      (bottleneck)
+ *   CENTER       a[i-w/2 .. i-w/2+w-1]              (pandas center=True)
+ *   CENTER_EDGE  as CENTER, positions outside [0, n) take a[0] or a[n-1]
+ * Positions outside the series are absent (not NaN, not zero) for
+ * TRAILING and CENTER: they only lower the window's count. */
+typedef enum ndp_roll_align {
+  NDP_ROLL_TRAILING = 0,
+  NDP_ROLL_CENTER,
+  NDP_ROLL_CENTER_EDGE
+} ndp_roll_align;
+
+typedef struct ndp_roll_opts {
+  int64_t window;     /* 1 .. length of the axis */
+  int64_t min_count;  /* 1 .. window; 0 means window (bottleneck's default) */
+  int axis;           /* -ndim .. ndim-1 */
+  ndp_roll_align align;
+  double q;           /* QUANTILE only: 0 <= q <= 1, linear interpolation
+                         between order statistics, as numpy.quantile */
+  int ddof;           /* VAR/STD only: divisor is count - ddof (>= 0);
+                         fewer than ddof + 1 values give NaN */
+} ndp_roll_opts;
+
+/* Function by name ("mean", ...). Returns it (>= 0) or NDP_ENOFUNC. */
+int ndp_roll_lookup(const char *name);
+/* Static name; NULL when out of range. */
+const char *ndp_roll_name(int fn);
+
+/* Output dtype for an input dtype: float32 for float32, float64 for every
+ * other numeric dtype (bool included). Returns 0 or NDP_ETYPE. ARGMIN and
+ * ARGMAX give the position of the extreme counted back from the window's
+ * last position (0 = the newest point), as bottleneck, in that float type;
+ * COUNT gives the count of non-NaN values. */
+int ndp_roll_out_dtype(int fn, ndp_dtype in, ndp_dtype *out);
+
+/* out = fn over moving windows of `in` along opts->axis. `out` must have
+ * in's shape and the dtype ndp_roll_out_dtype gives. If out overlaps in
+ * (in place included), the input is copied first. Any strides, either
+ * byte order.
+ * Returns 0, NDP_EINVAL (bad window, min_count, axis, q, ddof: the message
+ * names the argument), NDP_ETYPE, NDP_ESHAPE, NDP_ENOMEM or
+ * NDP_ECANCELED. */
+int ndp_rolling(int fn, const ndp_array *in, const ndp_array *out,
+                const ndp_roll_opts *opts, const ndp_exec *ex,
+                ndp_status *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NDPAR_ROLLING_H */

@@ -438,7 +438,7 @@ static int where_lanes(const vplan *p, int k, scratch *sc, size_t m) {
       prev = v;
     }
   }
-  if (nb >= 64 && nt >= m / 16 && m - nt >= m / 16) return where_both(p, k, sc, m);
+  if (nb >= 16 && nt >= m / 16 && m - nt >= m / 16) return where_both(p, k, sc, m);
   laneset L[2] = {{NULL, t, nt, 0, c[0] == 0, 0}, {NULL, t, m - nt, 0, c[0] == 0, 1}};
   if (nb < 64) { /* few runs: copy them whole */
     t[nb] = (int32_t)m;

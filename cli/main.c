@@ -7,13 +7,17 @@
  *             [--casting RULE] [--threads N]
  *   ndpar rolling FUNC --window W [--center] [--mode edge] [--min-count N]
  *             [--axis A] [--q Q] [--ddof D] IN.npy -o OUT.npy [--threads N]
+ *   ndpar eval EXPR NAME=IN.npy ... [NAME=NUMBER ...] -o OUT.npy
+ *             [--casting RULE] [--threads N]
+ *   ndpar eval --explain EXPR [NAME=IN.npy|NAME=NUMBER|NAME=DTYPE ...]
  *   ndpar demo [--size SIZE] [--threads N]          (demo.c)
  *
- * Only the public header is used. `map` and `rolling` map their inputs
- * (ndp_npy_open), create the output at its final size (ndp_npy_create) and
- * let ndp_ufunc / ndp_rolling write straight into that mapping, so no file
- * is ever read whole and files larger than memory work. Everything that can be checked is checked before
- * the output is created; an output created by a failed run is removed.
+ * Only the public header is used. `map`, `rolling` and `eval` map their
+ * inputs (ndp_npy_open), create the output at its final size
+ * (ndp_npy_create) and let ndp_ufunc / ndp_rolling / ndp_expr_eval write
+ * straight into that mapping, so no file is ever read whole and files larger
+ * than memory work. Everything that can be checked is checked before the
+ * output is created; an output created by a failed run is removed.
  *
  * A scalar operand follows NumPy 2's rule for Python scalars (NEP 50): it is
  * "weak" and takes the dtype of the array operand when its kind allows
@@ -27,6 +31,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -1084,6 +1089,361 @@ static int cmd_rolling(int argc, char **argv) {
 }
 
 /* ======================================================================== */
+/* eval                                                                      */
+/* ======================================================================== */
+
+static void print_eval_usage(FILE *out) {
+  fputs("usage: ndpar eval EXPR NAME=IN.npy ... [NAME=NUMBER ...] -o OUT.npy [options]\n"
+        "       ndpar eval --explain EXPR [NAME=IN.npy|NAME=NUMBER|NAME=DTYPE ...]\n"
+        "\n"
+        "Evaluate a NumPy-style expression over .npy files, on every core, in\n"
+        "cache-sized blocks with no array-sized temporaries. Inputs are\n"
+        "memory-mapped and the result is written straight into OUT.npy, so\n"
+        "files larger than memory work. Operands broadcast and types promote as\n"
+        "in NumPy; the result has the expression's dtype and shape, in Fortran\n"
+        "order when every file input is a Fortran array of more than one\n"
+        "dimension. OUT.npy may be an input of the result's shape: it is then\n"
+        "updated in place (an interrupted run leaves it partly updated).\n"
+        "\n"
+        "variables:\n"
+        "  NAME=IN.npy    an array from a .npy file (an existing file wins)\n"
+        "  NAME=NUMBER    a Python scalar (3, -1.5, 1e-3, nan, inf): it takes the\n"
+        "                 dtype of the array it meets when its kind allows (NEP 50);\n"
+        "                 true/false is a bool\n"
+        "  NAME=DTYPE     with --explain only: an array of that dtype (float64,\n"
+        "                 float32, int32, ...), to see a program without files\n"
+        "\n"
+        "the language:\n"
+        "  + - * / // % ** and unary -, == != < <= > >=, & | ^ ~ on booleans and\n"
+        "  integers, where(cond, a, b), the functions of 'ndpar map' by name\n"
+        "  (exp, log1p, arctan2, minimum, abs, ...), constants (2, 1.5, True,\n"
+        "  False, nan, inf, pi, e), and statements separated by ';' or newlines,\n"
+        "  all but the last assigning a temporary:  t = a * 2; exp(t) - b\n"
+        "  The last may reduce: sum, prod, min, max, mean, any, all over the\n"
+        "  whole result, sum(x), or one axis, sum(x, axis=0).\n"
+        "  An EXPR starting with -o or -h goes after '--': ndpar eval -- '-h * 2' ...\n"
+        "\n"
+        "options:\n"
+        "  -o, --output OUT.npy   the result (required unless --explain)\n"
+        "  --explain              print the compiled program instead of running it\n"
+        "  --casting RULE         casting into an input updated in place: no,\n"
+        "                         equiv, safe, same_kind (default), unsafe\n"
+        "  --threads N            threads to use (default: every CPU)\n"
+        "  -h, --help             show this help\n"
+        "\n"
+        "examples:\n"
+        "  ndpar eval 'where(a > 0.5, exp(a), log1p(a))' a=x.npy -o y.npy\n"
+        "  ndpar eval 'a * s + b' a=x.npy b=y.npy s=2.5 -o z.npy\n"
+        "  ndpar eval 'mean(a, axis=0)' a=x.npy -o col_means.npy\n"
+        "  ndpar eval --explain 't = a * 2; exp(t) - c' a=float64 c=float32\n",
+        out);
+}
+
+enum { OPT_EXPLAIN = OPT_DDOF + 1 };
+
+/* A NAME=VALUE operand that declares a dtype (--explain only). */
+enum { SC_DECL = SC_FLOAT + 1 };
+
+typedef struct eval_args {
+  const char *src;
+  int nvars;
+  char **names;             /* owned: nvars names, each malloc'ed */
+  const char **values;      /* owned array; the values are argv's */
+  const char *out;
+  ndp_casting casting;
+  int explain;
+} eval_args;
+
+static void eval_args_free(eval_args *a) {
+  if (a->names)
+    for (int k = 0; k < a->nvars; k++) free(a->names[k]);
+  free(a->names);
+  free((void *)a->values);
+  a->names = NULL;
+  a->values = NULL;
+}
+
+static int is_ident(const char *s, size_t len) {
+  if (len == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_')) return 0;
+  for (size_t k = 1; k < len; k++)
+    if (!(isalnum((unsigned char)s[k]) || s[k] == '_')) return 0;
+  return 1;
+}
+
+/* NAME=VALUE into a->names / a->values. */
+static int add_eval_var(eval_args *a, const char *arg) {
+  const char *eq = strchr(arg, '=');
+  if (!eq)
+    return cli_fail(CLI_USAGE,
+                    "eval: expected NAME=FILE.npy or NAME=NUMBER, got '%.100s' (the "
+                    "expression goes first, once)", arg);
+  size_t len = (size_t)(eq - arg);
+  if (!is_ident(arg, len))
+    return cli_fail(CLI_USAGE,
+                    "eval: bad variable name '%.*s' in '%.100s' (letters, digits and _, "
+                    "not starting with a digit)", (int)(len > 100 ? 100 : len), arg, arg);
+  if (eq[1] == '\0')
+    return cli_fail(CLI_USAGE, "eval: %.100s has no value (NAME=FILE.npy or NAME=NUMBER)",
+                    arg);
+  for (int k = 0; k < a->nvars; k++)
+    if (strlen(a->names[k]) == len && !strncmp(a->names[k], arg, len))
+      return cli_fail(CLI_USAGE, "eval: variable '%.100s' given twice", a->names[k]);
+  char *name = malloc(len + 1);
+  if (!name) return cli_fail(CLI_RUNTIME, "eval: out of memory");
+  memcpy(name, arg, len);
+  name[len] = '\0';
+  a->names[a->nvars] = name;
+  a->values[a->nvars] = eq + 1;
+  a->nvars++;
+  return CLI_OK;
+}
+
+static int parse_eval_args(int argc, char **argv, eval_args *a, int *help) {
+  static const cli_opt opts[] = {
+      {CLI_OPT_HELP, "help", 'h', 0},
+      {CLI_OPT_THREADS, "threads", 0, 1},
+      {OPT_OUTPUT, "output", 'o', 1},
+      {OPT_CASTING, "casting", 0, 1},
+      {OPT_EXPLAIN, "explain", 0, 0},
+      {0, NULL, 0, 0}};
+  cli_parser p;
+  int id, rc;
+  memset(a, 0, sizeof *a);
+  a->casting = NDP_CASTING_SAME_KIND;
+  *help = 0;
+  a->names = calloc((size_t)argc + 1, sizeof *a->names);
+  a->values = calloc((size_t)argc + 1, sizeof *a->values);
+  if (!a->names || !a->values) return cli_fail(CLI_RUNTIME, "eval: out of memory");
+  cli_parser_init(&p, "eval", argc, argv);
+  for (;;) {
+    /* An expression may start with '-' ("-a + b"): before the expression,
+     * "-X..." is an option only for the short options there are. */
+    const char *next = p.i < p.argc ? p.argv[p.i] : NULL;
+    if (!a->src && !p.only_pos && next && next[0] == '-' && next[1] != '-' &&
+        next[1] != '\0' && !find_short(opts, next[1])) {
+      a->src = next;
+      p.i++;
+      continue;
+    }
+    if ((id = cli_next(&p, opts)) == CLI_END) break;
+    switch (id) {
+    case CLI_BAD: return CLI_USAGE;
+    case CLI_OPT_HELP: *help = 1; return CLI_OK;
+    case CLI_OPT_THREADS:
+      if ((rc = cli_apply_threads(p.arg))) return rc;
+      break;
+    case OPT_OUTPUT: a->out = p.arg; break;
+    case OPT_CASTING:
+      if ((rc = parse_casting("eval", p.arg, &a->casting))) return rc;
+      break;
+    case OPT_EXPLAIN: a->explain = 1; break;
+    default:
+      if (!a->src) {
+        a->src = p.arg;
+        break;
+      }
+      if ((rc = add_eval_var(a, p.arg))) return rc;
+      break;
+    }
+  }
+  if (!a->src) return cli_fail(CLI_USAGE, "eval: missing EXPR (see 'ndpar eval --help')");
+  if (a->explain && a->out)
+    return cli_fail(CLI_USAGE, "eval: --explain runs nothing: -o is not used with it");
+  if (!a->explain && !a->out) return cli_fail(CLI_USAGE, "eval: missing -o OUT.npy");
+  return CLI_OK;
+}
+
+/* State of one `eval` run, released by eval_cleanup. */
+typedef struct eval_run {
+  int nops;
+  operand *ops;             /* owned: one per variable */
+  ndp_var *vars;            /* owned */
+  const ndp_array **arrs;   /* owned */
+  ndp_expr *e;
+  ndp_npy outf;
+  int created;              /* outf was created by us (remove on failure) */
+} eval_run;
+
+static int eval_cleanup(eval_run *r, const char *out_path, int status) {
+  ndp_status st = {0, "", -1};
+  if (r->created) {
+    int err = ndp_npy_close(&r->outf, &st);
+    if (err && status == CLI_OK) status = fail_about(CLI_RUNTIME, out_path, err, &st);
+    if (status != CLI_OK) unlink(out_path);
+    partial_output = NULL;
+  }
+  for (int k = 0; r->ops && k < r->nops; k++) {
+    operand *o = &r->ops[k];
+    if (o->kind != SC_NONE || o->npy != &o->f) continue;
+    int err = ndp_npy_close(&o->f, &st);
+    if (err && status == CLI_OK) status = fail_about(CLI_RUNTIME, o->text, err, &st);
+  }
+  ndp_expr_free(r->e);
+  free(r->ops);
+  free(r->vars);
+  free((void *)r->arrs);
+  return status;
+}
+
+/* Classifies and opens variable k: an existing file, else a number, else
+ * (with --explain) a dtype name. Fills r->vars[k] and r->arrs[k]. */
+static int eval_open_var(eval_run *r, const eval_args *a, int k,
+                         const struct stat *out_sb) {
+  operand *o = &r->ops[k];
+  ndp_var *v = &r->vars[k];
+  const char *name = a->names[k];
+  struct stat sb;
+  o->text = a->values[k];
+  v->name = name;
+  v->kind = NDP_VAR_ARRAY;
+  int exists = stat(o->text, &sb) == 0;
+  int err = 0, rc;
+  o->kind = exists ? SC_NONE : literal_kind(o->text);
+  switch (o->kind) {
+  case SC_NONE: {
+    ndp_dtype dt = ndp_dtype_from_name(o->text);
+    if (!exists && a->explain && dt != NDP_NTYPES) {
+      o->kind = SC_DECL;
+      v->dtype = dt;
+      return CLI_OK;
+    }
+    if (!exists && dt != NDP_NTYPES)
+      return cli_fail(CLI_USAGE,
+                      "eval: %s=%.100s names a dtype, which only --explain takes; give "
+                      "a .npy file or a number", name, o->text);
+    if ((rc = open_operand(r->ops, k, out_sb))) return rc;
+    v->dtype = o->arr->dtype;
+    r->arrs[k] = o->arr;
+    return CLI_OK;
+  }
+  case SC_BOOL:
+    o->v.b = o->text[0] == 't' || o->text[0] == 'T';
+    v->dtype = NDP_BOOL;
+    break;
+  case SC_INT: {
+    char *end;
+    errno = 0;
+    long long x = strtoll(o->text, &end, 10);
+    if (errno == ERANGE)
+      return cli_fail(CLI_USAGE, "eval: %s=%.100s is out of the int64 range", name,
+                      o->text);
+    o->v.i64 = (int64_t)x;
+    v->dtype = NDP_INT64;
+    v->kind = NDP_VAR_WEAK_INT;
+    break;
+  }
+  default: /* SC_FLOAT */
+    o->v.f64 = strtod(o->text, NULL);
+    v->dtype = NDP_FLOAT64;
+    v->kind = NDP_VAR_WEAK_FLOAT;
+    break;
+  }
+  err = ndp_array_init(&o->sarr, &o->v, v->dtype, 0, NULL);
+  if (err) return cli_fail(CLI_RUNTIME, "eval: scalar: %s", ndp_strerror(err));
+  o->arr = &o->sarr;
+  r->arrs[k] = o->arr;
+  return CLI_OK;
+}
+
+/* On a terminal: the source line holding byte `pos` and a caret under it. */
+static void show_caret(const char *src, long pos) {
+  if (isatty(STDERR_FILENO) != 1) return;
+  size_t n = strlen(src);
+  if (pos < 0 || (size_t)pos > n) return;
+  size_t begin = (size_t)pos, end = (size_t)pos;
+  while (begin > 0 && src[begin - 1] != '\n') begin--;
+  while (end < n && src[end] != '\n') end++;
+  if (end - begin > 200) return; /* too long to be of help */
+  fputs("  ", stderr);
+  for (size_t k = begin; k < end; k++) {
+    unsigned char c = (unsigned char)src[k];
+    fputc(c < 0x20 || c == 0x7f ? ' ' : c, stderr);
+  }
+  fputs("\n  ", stderr);
+  for (size_t k = begin; k < (size_t)pos; k++) {
+    unsigned char c = (unsigned char)src[k];
+    if ((c & 0xc0) != 0x80) fputc(' ', stderr); /* a UTF-8 character is one column */
+  }
+  fputs("^\n", stderr);
+}
+
+static int eval_compile_error(const char *src, int err, const ndp_status *st) {
+  const char *msg = cli_errmsg(err, st);
+  long pos = st->code == err ? st->pos : -1;
+  if ((err == NDP_ESYNTAX || err == NDP_ENAME) && pos >= 0 &&
+      (size_t)pos <= strlen(src)) {
+    int rc;
+    if (err == NDP_ESYNTAX)
+      rc = cli_fail(CLI_USAGE, "syntax error at column %ld: %s", pos + 1, msg);
+    else
+      rc = cli_fail(CLI_USAGE, "%s at column %ld", msg, pos + 1);
+    show_caret(src, pos);
+    return rc;
+  }
+  return cli_fail(cli_status_for(err), "eval: %s", msg);
+}
+
+static int eval_explain(const ndp_expr *e) {
+  size_t len = ndp_expr_explain(e, NULL, 0);
+  char *buf = malloc(len + 1);
+  if (!buf) return cli_fail(CLI_RUNTIME, "eval: out of memory");
+  ndp_expr_explain(e, buf, len + 1);
+  fputs(buf, stdout);
+  if (len == 0 || buf[len - 1] != '\n') fputc('\n', stdout);
+  free(buf);
+  return CLI_OK;
+}
+
+static int eval_run_job(eval_run *r, const eval_args *a) {
+  int rc;
+  struct stat out_sb;
+  int have_out = a->out && stat(a->out, &out_sb) == 0 && S_ISREG(out_sb.st_mode);
+  r->nops = a->nvars;
+  size_t n = (size_t)a->nvars + 1;
+  r->ops = calloc(n, sizeof *r->ops);
+  r->vars = calloc(n, sizeof *r->vars);
+  r->arrs = calloc(n, sizeof *r->arrs);
+  if (!r->ops || !r->vars || !r->arrs) return cli_fail(CLI_RUNTIME, "eval: out of memory");
+  for (int k = 0; k < a->nvars; k++)
+    if ((rc = eval_open_var(r, a, k, have_out ? &out_sb : NULL))) return rc;
+  ndp_status st = {0, "", -1};
+  int err = ndp_expr_compile(a->src, a->nvars, r->vars, &r->e, &st);
+  if (err) return eval_compile_error(a->src, err, &st);
+  if (a->explain) return eval_explain(r->e);
+  int ndim = 0;
+  int64_t shape[NDP_MAXDIMS];
+  err = ndp_expr_shape(r->e, r->arrs, &ndim, shape, &st);
+  if (err) return cli_fail(cli_status_for(err), "eval: %s", cli_errmsg(err, &st));
+  ndp_dtype out_dt = ndp_expr_dtype(r->e);
+  const ndp_array *out = NULL;
+  if ((rc = open_output(r->ops, r->nops, a->out, a->casting, out_dt, ndim, shape,
+                        &r->outf, &r->created, &out)))
+    return rc;
+  cli_progress prog;
+  cli_progress_start(&prog, "eval");
+  ndp_exec ex = {0, cli_progress_poll, &prog, 0.0};
+  err = ndp_expr_eval(r->e, r->arrs, out, a->casting, &ex, &st);
+  cli_progress_done(&prog);
+  if (err) return cli_fail(cli_status_for(err), "eval: %s", cli_errmsg(err, &st));
+  return CLI_OK;
+}
+
+static int cmd_eval(int argc, char **argv) {
+  eval_args a;
+  int help;
+  int rc = parse_eval_args(argc, argv, &a, &help);
+  if (rc == CLI_OK && help) print_eval_usage(stdout);
+  if (rc == CLI_OK && !help) {
+    eval_run r;
+    memset(&r, 0, sizeof r);
+    rc = eval_run_job(&r, &a);
+    rc = eval_cleanup(&r, a.out, rc);
+  }
+  eval_args_free(&a);
+  return rc;
+}
+
+/* ======================================================================== */
 /* main                                                                      */
 /* ======================================================================== */
 
@@ -1100,7 +1460,11 @@ static const char main_usage[] =
     "  rolling moving-window sum, mean, var, std, min, max, argmin, argmax,\n"
     "          median, quantile, count along an axis of a .npy file:\n"
     "          ndpar rolling mean --window 21 --center in.npy -o out.npy\n"
+    "  eval    evaluate a NumPy-style expression over .npy files in one pass,\n"
+    "          memory-mapped: ndpar eval 'where(a > 0, exp(a), b)' a=x.npy\n"
+    "          b=y.npy -o out.npy\n"
     "  demo    fill a large float64 matrix in parallel and run exp over it in\n"
+    "          place, evaluate where(a > 0.5, exp(a), log1p(a)) over it in\n"
     "          place, then a centered moving mean over 2 million points, with\n"
     "          1 thread and with all threads; compare with the memory bandwidth\n"
     "\n"
@@ -1118,6 +1482,7 @@ static const command commands[] = {
     {"info", cmd_info},
     {"map", cmd_map},
     {"rolling", cmd_rolling},
+    {"eval", cmd_eval},
     {"demo", cli_cmd_demo},
 };
 

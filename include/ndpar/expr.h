@@ -21,8 +21,9 @@
  * Types follow NumPy's rules for arrays (float32 stays float32, integer
  * division by zero gives 0, comparisons give bool); a variable declared
  * as a scalar follows NEP 50's weak-scalar rules like Python scalars. A
- * weak integer that does not fit the dtype it meets is NDP_ETYPE (also in
- * comparisons, where NumPy 2 would compare exactly).
+ * weak integer constant that does not fit the dtype it meets is
+ * NDP_EOVERFLOW (NumPy's OverflowError), except in comparisons, which are
+ * exact as in NumPy 2. where() of two scalars gives an array (not weak).
  * A compiled program is immutable: any number of threads may evaluate it
  * at the same time.
  */

@@ -44,6 +44,7 @@ PyObject *ndpar_raise_status(const char *fname, int rc, const ndp_status *st) {
   case NDP_EINVAL: case NDP_ESHAPE: case NDP_EDOMAIN: case NDP_ENOFUNC:
   case NDP_EFORMAT: exc = PyExc_ValueError; break;
   case NDP_EIO: exc = PyExc_OSError; break;
+  case NDP_EOVERFLOW: exc = PyExc_OverflowError; break;
   case NDP_ECANCELED: exc = PyExc_KeyboardInterrupt; break;
   default: exc = PyExc_RuntimeError; break;
   }

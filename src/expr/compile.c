@@ -66,6 +66,7 @@ typedef struct comp {
   int cur_stmt; /* statements before it are bound */
   const ndp__ktable *kt;
   ndp_status *st;
+  ndp__evar *evars; /* the program's variables (integer cast targets) */
 } comp;
 
 static int is_float_dt(int dt) { return dt == NDP_FLOAT32 || dt == NDP_FLOAT64; }
@@ -240,22 +241,33 @@ static int power_shortcut(const comp *c, const irn *x) {
 
 /* NEP 50: a Python int constant that does not fit the integer dtype it
  * takes is an error (NumPy raises OverflowError). */
-static int check_fit(comp *c, tv x, ndp_dtype dt, int pos) {
+static int fits(const comp *c, tv x, ndp_dtype dt) {
   const irn *n = &c->ir[x.id];
-  if (x.weak != W_INT || n->kind != I_CONST || !is_int_dt(dt)) return 0;
+  if (x.weak != W_INT || n->kind != I_CONST || !is_int_dt(dt)) return 1;
   int64_t v;
   memcpy(&v, n->cval, 8);
   unsigned char t[8] = {0};
   int64_t back = 0;
   ndp__cast(NDP_INT64, dt)(&v, t, 1);
   ndp__cast(dt, NDP_INT64)(t, &back, 1);
-  if (back == v && !(dt == NDP_UINT64 && v < 0)) return 0;
-  return ndp__fail_at(c->st, NDP_ETYPE, pos, "Python integer %lld out of bounds for %s",
+  return back == v && !(dt == NDP_UINT64 && v < 0);
+}
+
+static int check_fit(comp *c, tv x, ndp_dtype dt, int pos) {
+  const irn *n = &c->ir[x.id];
+  if (x.weak == W_INT && n->kind == I_VAR && is_int_dt(dt) && c->evars)
+    c->evars[n->var].int_targets |= 1u << dt; /* its value is checked at eval */
+  if (fits(c, x, dt)) return 0;
+  int64_t v;
+  memcpy(&v, c->ir[x.id].cval, 8);
+  return ndp__fail_at(c->st, NDP_EOVERFLOW, pos, "Python integer %lld out of bounds for %s",
                       (long long)v, ndp_dtype_name(dt));
 }
 
-static int mk_ufunc(comp *c, int op, int nin, const tv *args, int pos, int weak_ok, tv *out) {
+static int mk_ufunc(comp *c, int op, int nin, const tv *in_args, int pos, int weak_ok,
+                    tv *out) {
   ndp_dtype dt[2] = {NDP_BOOL, NDP_BOOL};
+  tv args[2] = {in_args[0], nin > 1 ? in_args[1] : in_args[0]};
   int allweak = 1;
   if (nin == 1) {
     dt[0] = (ndp_dtype)c->ir[args[0].id].dtype;
@@ -263,6 +275,14 @@ static int mk_ufunc(comp *c, int op, int nin, const tv *args, int pos, int weak_
   } else {
     operand_dtypes(c, args[0], args[1], &dt[0], &dt[1]);
     allweak = args[0].weak && args[1].weak;
+    /* NumPy 2 compares with a Python int that does not fit the other
+     * operand's dtype exactly: keep it as a strong int64, whose loop (or
+     * the exact int64-vs-uint64 one) compares exactly */
+    for (int k = 0; k < 2 && ndp__is_comparison(op) && !allweak; k++)
+      if (!fits(c, args[k], dt[k])) {
+        args[k].weak = W_NONE;
+        operand_dtypes(c, args[0], args[1], &dt[0], &dt[1]);
+      }
   }
   ndp__resolved r;
   int rc = ndp__resolve(op, dt, NDP_NTYPES, NDP_CASTING_UNSAFE, &r, c->st);
@@ -345,7 +365,8 @@ static int mk_where(comp *c, const tv *args, int pos, tv *out) {
   n.arg[0] = cnd.id;
   n.arg[1] = a.id;
   n.arg[2] = b.id;
-  return finish(c, &n, weak, out);
+  (void)weak; /* np.where's result is an array: never weak */
+  return finish(c, &n, W_NONE, out);
 }
 
 static int binary_node(comp *c, const ndp__anode *n, tv *out) {
@@ -936,6 +957,7 @@ int ndp_expr_compile(const char *src, int nvars, const ndp_var *vars, ndp_expr *
   if (!rc && !(c.val = ndp__malloc(sizeof *c.val * (size_t)a.nn)))
     rc = ndp__fail(st, NDP_ENOMEM, "out of memory");
   int root = -1;
+  c.evars = e ? e->vars : NULL;
   if (!rc) rc = front(&c, e, &root);
   if (!rc) rc = gen_code(&c, e, root);
   if (!rc) rc = verify(e, st);

@@ -102,6 +102,8 @@ typedef struct ndp__evar {
   ndp_dtype dtype; /* storage dtype */
   ndp_var_kind kind;
   int used;
+  unsigned int_targets; /* weak ints: bit per integer dtype the value meets;
+                           eval refuses a value that does not fit one */
 } ndp__evar;
 
 struct ndp_expr {

@@ -723,6 +723,17 @@ static int check_var(const ndp_expr *e, int i, const ndp_array *a, ndp_status *s
   if (a->ndim < 0 || a->ndim > NDP_MAXDIMS || ndp_array_size(a) < 0 ||
       (!a->data && ndp_array_size(a) > 0))
     return ndp__fail(st, NDP_EINVAL, "expr: variable '%s' is not a valid array", name);
+  for (int t = 0; t < NDP_NTYPES && e->vars[i].int_targets && ndp_array_size(a) == 1; t++) {
+    if (!((e->vars[i].int_targets >> t) & 1u)) continue;
+    int64_t v, back = 0; /* NEP 50: a Python int must fit the dtype it takes */
+    unsigned char tmp[8] = {0};
+    ndp__gather(a->data, 8, 8, (a->flags & NDP_ARRAY_BYTESWAPPED) != 0, (char *)&v, 1);
+    ndp__cast(NDP_INT64, (ndp_dtype)t)(&v, tmp, 1);
+    ndp__cast((ndp_dtype)t, NDP_INT64)(tmp, &back, 1);
+    if (back != v || (t == NDP_UINT64 && v < 0))
+      return ndp__fail(st, NDP_EOVERFLOW, "Python integer %lld (variable '%s') out of bounds "
+                       "for %s", (long long)v, name, ndp_dtype_name((ndp_dtype)t));
+  }
   return 0;
 }
 
@@ -993,6 +1004,9 @@ static int fail_run(int rc, ndp_status *st) {
   return ndp__fail(st, rc, "expr: %s", ndp_strerror(rc));
 }
 
+static int eval_planned(const ndp_expr *e, const ndp_array *const *vars, const ndp_array *out,
+                        const ndp_exec *ex, ndp_status *st);
+
 int ndp_expr_eval(const ndp_expr *e, const ndp_array *const *vars, const ndp_array *out,
                   ndp_casting casting, const ndp_exec *ex, ndp_status *st) {
   if (!e) return ndp__fail(st, NDP_EINVAL, "expr_eval: the program is NULL");
@@ -1000,6 +1014,44 @@ int ndp_expr_eval(const ndp_expr *e, const ndp_array *const *vars, const ndp_arr
     return ndp__fail(st, NDP_EINVAL, "expr_eval: invalid casting rule %d", (int)casting);
   int rc = check_out(e, vars, out, casting, st);
   if (rc) return rc;
+  /* an input that overlaps out other than exactly is read from a copy */
+  const ndp_array *const *given = vars;
+  const ndp_array **use = NULL;
+  ndp_array *copies = NULL;
+  void **bufs = NULL;
+  for (int i = 0; i < e->nvars && !rc; i++) {
+    ndp_array tmp;
+    void *b;
+    if ((rc = ndp__detach_overlap(given[i], out, &tmp, &b))) break;
+    if (!b) continue;
+    if (!use) {
+      use = ndp__calloc((size_t)e->nvars, sizeof *use);
+      copies = ndp__calloc((size_t)e->nvars, sizeof *copies);
+      bufs = ndp__calloc((size_t)e->nvars, sizeof *bufs);
+      if (!use || !copies || !bufs) {
+        ndp__free(b);
+        rc = NDP_ENOMEM;
+        break;
+      }
+      for (int j = 0; j < e->nvars; j++) use[j] = given[j];
+    }
+    copies[i] = tmp;
+    bufs[i] = b;
+    use[i] = &copies[i];
+  }
+  if (!rc && use) vars = use;
+  if (!rc) rc = eval_planned(e, vars, out, ex, st);
+  for (int i = 0; bufs && i < e->nvars; i++) ndp__free(bufs[i]);
+  ndp__free(bufs);
+  ndp__free(copies);
+  ndp__free((void *)use);
+  if (rc == NDP_ENOMEM) return ndp__fail(st, rc, "expr_eval: out of memory");
+  return rc;
+}
+
+static int eval_planned(const ndp_expr *e, const ndp_array *const *vars, const ndp_array *out,
+                        const ndp_exec *ex, ndp_status *st) {
+  int rc;
   vplan p;
   memset(&p, 0, sizeof p);
   p.e = e;

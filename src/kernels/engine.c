@@ -176,6 +176,20 @@ static void copy_raw(const char *src, const int64_t *shape, const int64_t *strid
     copy_raw(src + i * strides[0], shape + 1, strides + 1, ndim - 1, isz, dst);
 }
 
+int ndp__detach_overlap(const ndp_array *in, const ndp_array *out, ndp_array *copy,
+                        void **buf) {
+  *buf = NULL;
+  if (!overlaps(in, out)) return 0;
+  int64_t n = ndp_array_size(in);
+  size_t isz = ndp_dtype_size(in->dtype);
+  if (!(*buf = ndp__malloc((size_t)n * isz))) return NDP_ENOMEM;
+  char *w = *buf;
+  copy_raw(in->data, in->shape, in->strides, in->ndim, isz, &w);
+  ndp_array_init(copy, *buf, in->dtype, in->ndim, in->shape);
+  copy->flags = in->flags;
+  return 0;
+}
+
 static int validate_array(const ndp_array *a, const char *what, ndp_status *st) {
   if (!a) return ndp__fail(st, NDP_EINVAL, "%s is NULL", what);
   if ((unsigned)a->dtype >= NDP_NTYPES)
@@ -315,19 +329,11 @@ static int execute(int nin, const ndp_array *const *in, const ndp_array *out,
   }
   for (int k = 0; k < nin; k++) {
     const ndp_array *a = in[k];
-    if (overlaps(a, out)) { /* partial overlap: work from a copy */
-      int64_t n = ndp_array_size(a);
-      tmp[k] = ndp__malloc((size_t)n * p.isz[k]);
-      if (!tmp[k]) {
-        rc = ndp__fail(st, NDP_ENOMEM, "%s: no memory to copy an overlapping input", name);
-        goto done;
-      }
-      char *w = tmp[k];
-      copy_raw(a->data, a->shape, a->strides, a->ndim, p.isz[k], &w);
-      ndp_array_init(&copies[k], tmp[k], a->dtype, a->ndim, a->shape);
-      copies[k].flags = a->flags;
-      a = &copies[k];
+    if (ndp__detach_overlap(a, out, &copies[k], (void **)&tmp[k])) {
+      rc = ndp__fail(st, NDP_ENOMEM, "%s: no memory to copy an overlapping input", name);
+      goto done;
     }
+    if (tmp[k]) a = &copies[k]; /* partial overlap: work from a copy */
     rc = broadcast_into(&p, k, a, out, k == 0 ? "input 0" : "input 1", st);
     if (rc) goto done;
     if (p.dt[k] != p.kdt[k]) p.to_kernel[k] = ndp__cast(p.dt[k], p.kdt[k]);

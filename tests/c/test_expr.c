@@ -327,11 +327,11 @@ static void test_weak_scalars(void **state) {
   /* a Python int that does not fit: NumPy's OverflowError */
   ndp_var v[1] = {{"a", NDP_INT8, NDP_VAR_ARRAY}};
   long pos;
-  assert_int_equal(compile_err("a + 1000", 1, v, &pos), NDP_ETYPE);
+  assert_int_equal(compile_err("a + 1000", 1, v, &pos), NDP_EOVERFLOW);
   assert_int_equal(pos, 2);
   assert_non_null(strstr(st.msg, "1000"));
   ndp_var u[1] = {{"a", NDP_UINT8, NDP_VAR_ARRAY}};
-  assert_int_equal(compile_err("a & -1", 1, u, &pos), NDP_ETYPE);
+  assert_int_equal(compile_err("a & -1", 1, u, &pos), NDP_EOVERFLOW);
 }
 
 static void test_weak_values(void **state) {

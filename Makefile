@@ -87,6 +87,7 @@ bench: install
 	$(VPY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt
 	$(VPY) bench/bench_core.py
 	$(VPY) bench/bench_rolling.py
+	$(VPY) bench/bench_expr.py
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz .mesonpy-* 

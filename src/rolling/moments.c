@@ -279,16 +279,19 @@ static void sum_kernel(const ndp__roll_k *k, const double *x, int64_t m, double 
 /* ---- var, std ------------------------------------------------------------------------ */
 
 /* The windows that cross segment boundary g (x[g] starts a segment) all
- * hold x[g]: their sums are taken of x - x[g], so the shift is one of the
- * window's own values and a large offset costs no precision. With NaN (or
- * inf) there: the nearest finite value after it in the segment, else before
- * it (all within the windows' reach). */
+ * hold x[g-1] and x[g]: their sums are taken of x - x[g], so the shift is
+ * one of the window's own values and a large offset costs no precision.
+ * With NaN (or inf) there, x[g-1]; failing both, the nearest finite value
+ * on either side (searching outwards, so a far value - a spike beyond a
+ * NaN gap - is taken only when nothing closer exists). */
+static inline int finite_at(const double *x, int64_t i, int64_t L) {
+  return i >= 0 && i < L && fabs(x[i]) <= 1.7976931348623157e308;
+}
 static inline double shift_at(const double *x, int64_t g, int64_t L, int64_t w) {
-  const int64_t e = g + w < L ? g + w : L;
-  for (int64_t i = g; i < e; i++)
-    if (fabs(x[i]) <= 1.7976931348623157e308) return x[i];
-  for (int64_t i = g - 1; i >= 0 && i > g - w; i--)
-    if (fabs(x[i]) <= 1.7976931348623157e308) return x[i];
+  for (int64_t d = 0; d < w; d++) {
+    if (finite_at(x, g + d, L)) return x[g + d];
+    if (finite_at(x, g - 1 - d, L)) return x[g - 1 - d];
+  }
   return 0;
 }
 
@@ -385,43 +388,55 @@ static int var_full(const double *x, int64_t L, int64_t w, double *S1, double *S
   return bad;
 }
 
-/* Blocks with NaN: counts vary; outputs var or std. S1, S2: L doubles, SC:
- * L counts. */
+/* Blocks with NaN: counts vary, and a boundary may fall in a NaN gap where
+ * no single value belongs to every window crossing it, so no shift is
+ * safe. Instead each segment keeps Welford summaries (count, mean, M2) of
+ * its prefixes and suffixes - add-only, so stable - and a window merges
+ * the suffix of one segment with the prefix of the next by Chan's formula,
+ * whose terms are all >= 0. Outputs var or std. S1 (means), S2 (M2): L
+ * doubles, SC: L counts. */
+static inline void welford_add(double v, int64_t *c, double *mean, double *m2) {
+  const double d = v - *mean;
+  *c += 1;
+  *mean += d / (double)*c;
+  *m2 += d * (v - *mean);
+}
+
 static void var_nan(const ndp__roll_k *k, const double *x, int64_t L, double *S1, double *S2,
                     int64_t *SC, double *y) {
   const int64_t w = k->w, m = L - w + 1;
-  for (int64_t g = 0; g < m; g += w) {
+  for (int64_t g = 0; g < m; g += w) { /* suffix summaries, [i, e) */
     const int64_t e = g + w < L ? g + w : L;
-    const double K = g + w < L ? shift_at(x, g + w, L, w) : 0;
-    double a = 0, b = 0;
+    double mean = 0, m2 = 0;
     int64_t c = 0;
     for (int64_t i = e - 1; i > g; i--) {
-      if (x[i] == x[i]) {
-        const double v = x[i] - K;
-        a += v, b += v * v, c++;
-      }
-      S1[i] = a, S2[i] = b, SC[i] = c;
+      if (x[i] == x[i]) welford_add(x[i], &c, &mean, &m2);
+      S1[i] = mean, S2[i] = m2, SC[i] = c;
     }
   }
-  for (int64_t g = 0; g < L; g += w) {
+  for (int64_t g = 0; g < L; g += w) { /* prefixes [g, i], merged */
     const int64_t e = g + w < L ? g + w : L;
-    const double K = shift_at(x, g, L, w);
-    double a = 0, b = 0;
+    double mean = 0, m2 = 0;
     int64_t c = 0;
     for (int64_t i = g; i < e; i++) {
-      if (x[i] == x[i]) {
-        const double v = x[i] - K;
-        a += v, b += v * v, c++;
-      }
+      if (x[i] == x[i]) welford_add(x[i], &c, &mean, &m2);
       if (i < w - 1) continue;
       const int64_t j = i - w + 1;
-      const int whole = i - g == w - 1;
-      const double T1 = whole ? a : S1[j] + a, T2 = whole ? b : S2[j] + b;
-      const int64_t n = whole ? c : SC[j] + c;
+      double M2 = m2;
+      int64_t n = c;
+      if (i - g != w - 1 && SC[j] > 0) { /* crosses g: merge suffix of j's segment */
+        const int64_t nb = SC[j];
+        n = c + nb;
+        if (c == 0) {
+          M2 = S2[j];
+        } else {
+          const double delta = mean - S1[j];
+          M2 = m2 + S2[j] + delta * delta * ((double)c * (double)nb / (double)n);
+        }
+      }
       if (n < k->minc || n <= k->ddof) {
         y[j] = NAN;
       } else {
-        const double M2 = T2 - T1 * (T1 / (double)n);
         const double v = (M2 < 0 ? 0.0 : M2) / (double)(n - k->ddof);
         y[j] = k->fn == NDP_ROLL_STD ? sqrt(v) : v;
       }

@@ -37,9 +37,9 @@
  * byte-swapped and scattered. Any strides and either byte order, in and
  * out.
  *
- * Empty arrays are valid no-ops. window > n is an error when n > 0 (as
- * bottleneck); with an empty axis any window >= 1 is accepted (there is
- * nothing to compute). A 0-d array has no axis: NDP_EINVAL naming it.
+ * Empty arrays are valid no-ops, but the window must fit the axis:
+ * window > n is an error, also for an empty axis (as bottleneck and the
+ * header say). A 0-d array has no axis: NDP_EINVAL naming it.
  *
  * Thread-safety: ndp_rolling may run in several threads at once; a call
  * owns everything it allocates.
@@ -222,10 +222,10 @@ static void run_piece(const plan *p, const char *ib, char *ob, int64_t a, int64_
   }
 }
 
-/* One block of a lane. With TRAILING and CENTER, the outputs whose windows
- * reach outside the series (the first `off`, the last w - 1 - off) run as
- * pieces of their own, so that the padding NaN never sends the block's
- * other outputs down the kernels' NaN paths. */
+/* One block of a lane. The outputs whose windows reach outside the series
+ * (the first `off`, the last w - 1 - off) run as pieces of their own: the
+ * padding never sends the block's other outputs down the kernels' NaN
+ * paths, and those read the series in place. */
 static void run_block(const plan *p, int64_t lane, int64_t blk, char *area) {
   int64_t ioff = 0, ooff = 0, rem = lane;
   for (int d = p->nd - 1; d >= 0; d--) {
@@ -237,8 +237,7 @@ static void run_block(const plan *p, int64_t lane, int64_t blk, char *area) {
   const char *ib = p->in + ioff;
   char *ob = p->out + ooff;
   const int64_t o0 = blk * p->B, o1 = p->n - o0 < p->B ? p->n : o0 + p->B;
-  int64_t h = p->off, t = p->n - (p->k.w - 1 - p->off); /* [h, t): full windows */
-  if (p->edge || h >= t) h = t = o0;
+  int64_t h = p->off, t = p->n - (p->k.w - 1 - p->off); /* [h, t): inside (h < t: w <= n) */
   if (h < o0) h = o0;
   if (h > o1) h = o1;
   if (t < h) t = h;
@@ -347,7 +346,7 @@ static int validate(int fn, const ndp_array *in, const ndp_array *out,
       return ndp__fail(st, NDP_ESHAPE,
                        "rolling %s: out has extent %lld in dimension %d, in has %lld", name,
                        (long long)out->shape[d], d, (long long)in->shape[d]);
-  for (int d = 0; d < out->ndim; d++)
+  for (int d = 0; d < out->ndim && ndp_array_size(out) > 0; d++)
     if (out->shape[d] > 1 && out->strides[d] == 0)
       return ndp__fail(st, NDP_EINVAL, "rolling %s: out has a zero stride in dimension %d",
                        name, d);
@@ -355,7 +354,7 @@ static int validate(int fn, const ndp_array *in, const ndp_array *out,
   if (w < 1)
     return ndp__fail(st, NDP_EINVAL, "rolling %s: window must be >= 1, got %lld", name,
                      (long long)w);
-  if (n > 0 && w > n)
+  if (w > n)
     return ndp__fail(st, NDP_EINVAL,
                      "rolling %s: window (%lld) is larger than the axis (%lld points)", name,
                      (long long)w, (long long)n);
@@ -426,11 +425,22 @@ static void build(plan *p, int fn, const ndp_array *in, const ndp_array *out, in
    * 16 MB of input, and loses at 8 + 8 MB) */
   p->nt = !p->of32 && ndp_array_size(out) * (int64_t)(8 + p->isz) >= nt_min_bytes();
 #endif
+  /* buffers by need: a float64 input read in place only loads the pieces
+   * that reach outside the series (< 2w inputs); raw only serves casts and
+   * float32 results; y only outputs not written in place */
+  int al_in = (uintptr_t)in->data % 8 == 0, al_out = (uintptr_t)out->data % 8 == 0;
+  for (int d = 0; d < p->nd; d++) {
+    al_in &= p->istr[d] % 8 == 0;
+    al_out &= p->ostr[d] % 8 == 0;
+  }
   const int64_t Lmax = p->B + w - 1;
-  p->xbytes = round64((size_t)Lmax * 8);
-  size_t raw = (size_t)Lmax * p->isz, fo = (size_t)p->B * 4;
+  const int inplace_in = al_in && !p->icast && !p->iswap && p->ia == 8;
+  const int64_t Lx = inplace_in && 2 * w < Lmax ? 2 * w : Lmax;
+  p->xbytes = round64((size_t)Lx * 8);
+  size_t raw = p->icast ? (size_t)Lmax * p->isz : 0, fo = p->of32 ? (size_t)p->B * 4 : 0;
   p->rawbytes = round64(raw > fo ? raw : fo);
-  p->ybytes = round64((size_t)p->B * 8);
+  const int inplace_out = al_out && !p->of32 && !p->oswap && p->oa == 8 && !p->nt;
+  p->ybytes = inplace_out ? 0 : round64((size_t)p->B * 8);
   switch (fn) {
   case NDP_ROLL_MIN:
   case NDP_ROLL_MAX:

@@ -42,8 +42,7 @@ int ndp_measure_bandwidth(size_t bytes, int nthreads, int reps,
     return ndp__fail(st, NDP_EINVAL, "bandwidth: nthreads %d out of range", nthreads);
   if (reps < 0) return ndp__fail(st, NDP_EINVAL, "bandwidth: reps must be >= 0");
   if (bytes == 0) {
-    long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
-    bytes = l3 > 0 ? 4 * (size_t)l3 : 0;
+    bytes = 4 * (size_t)ndp__llc_bytes();
     if (bytes < ((size_t)256 << 20)) bytes = (size_t)256 << 20;
   }
   if (bytes < 4096) bytes = 4096;

@@ -7,6 +7,8 @@
  * asking for more than the CPU has falls back to the CPU's best.
  */
 #include <stdatomic.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,4 +59,25 @@ int ndp_set_isa(ndp_isa isa) {
   if ((unsigned)isa >= NDP_NISAS || isa > ndp_cpu_isa()) return NDP_EINVAL;
   atomic_store(&active, (int)isa);
   return 0;
+}
+
+/* The last-level cache this CPU shares, in bytes. sysfs first: sysconf may
+ * report a whole socket's L3 (320 MB for 32 MB slices on some virtual
+ * machines). 32 MiB when nothing says. */
+int64_t ndp__llc_bytes(void) {
+  static _Atomic int64_t cached = 0;
+  int64_t c = atomic_load_explicit(&cached, memory_order_relaxed);
+  if (c > 0) return c;
+  FILE *f = fopen("/sys/devices/system/cpu/cpu0/cache/index3/size", "r");
+  if (f) {
+    long v = 0;
+    char unit = 0;
+    if (fscanf(f, "%ld%c", &v, &unit) >= 1 && v > 0)
+      c = (int64_t)v << (unit == 'K' ? 10 : unit == 'M' ? 20 : 0);
+    fclose(f);
+  }
+  if (c <= 0) c = (int64_t)sysconf(_SC_LEVEL3_CACHE_SIZE);
+  if (c <= 0) c = (int64_t)32 << 20;
+  atomic_store(&cached, c);
+  return c;
 }

@@ -40,6 +40,9 @@ static inline void ndp__ok(ndp_status *st) {
   }
 }
 
+/* The last-level cache this CPU shares, in bytes (cached). */
+int64_t ndp__llc_bytes(void);
+
 /* Monotonic clock, seconds. */
 double ndp__now(void);
 

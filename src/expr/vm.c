@@ -571,10 +571,7 @@ static void stream_fence(void) {
 }
 
 /* Outputs from this size on are streamed: the last-level cache's size. */
-static int64_t stream_threshold(void) {
-  long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
-  return l3 > 0 ? (int64_t)l3 : (int64_t)32 << 20;
-}
+static int64_t stream_threshold(void) { return ndp__llc_bytes(); }
 
 /* ---- elementwise ------------------------------------------------------------------ */
 

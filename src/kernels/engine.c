@@ -294,16 +294,7 @@ static int copy8(const char *const *in, char *out, size_t n) { return copy_kerne
 /* Shared by ndp_ufunc and ndp_copy: runs fn with kernel dtypes kdt[] over
  * in[0..nin) -> out. */
 /* Output size from which streaming stores pay: the last-level cache. */
-static int64_t nt_threshold(void) {
-  static _Atomic int64_t cached = 0;
-  int64_t t = atomic_load_explicit(&cached, memory_order_relaxed);
-  if (t == 0) {
-    long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
-    t = l3 > 0 ? (int64_t)l3 : (int64_t)32 << 20;
-    atomic_store(&cached, t);
-  }
-  return t;
-}
+static int64_t nt_threshold(void) { return ndp__llc_bytes(); }
 
 static int execute(int nin, const ndp_array *const *in, const ndp_array *out,
                    ndp__loop_fn fn, ndp__loop_fn fn_nt, const ndp_dtype *kdt,

@@ -22,13 +22,16 @@
  * inf - inf = NaN).
  *
  *  - sum, mean: as above; mean = sum / count (a true division).
- *  - var, std: sums of v = x - K and of v^2 over suffix and prefix,
- *    M2 = S2 - S1^2 / n. K is x[g], the first point of the segment the
- *    window's prefix lies in, which every window crossing g holds: the
- *    shift is one of the window's own values, so a large offset (1e9 +
- *    noise) costs no precision and the cancellation in M2 is bounded by
- *    the window's own spread (relative error ~ w ulps at worst). Any inf in
- *    the window gives NaN (inf - inf in M2), as NumPy.
+ *  - var, std: blocks without NaN take sums of v = x - K and of v^2 over
+ *    suffix and prefix, M2 = S2 - S1^2 / n. K is x[g], the first point of
+ *    the segment the window's prefix lies in, which every window crossing
+ *    g holds: the shift is one of the window's own values, so a large
+ *    offset (1e9 + noise) costs no precision and the cancellation in M2 is
+ *    bounded by the window's own spread. Blocks with NaN, where no single
+ *    value need belong to every window crossing g, keep Welford summaries
+ *    (count, mean, M2) of suffixes and prefixes instead and merge them by
+ *    Chan's formula (all terms >= 0). Any inf in the window gives NaN, as
+ *    NumPy.
  *  - count: integer counts.
  *
  * Blocks without NaN (inf allowed) take loops with no tests at all; blocks
@@ -36,8 +39,9 @@
  * divisors. rolling.c runs the outputs whose windows reach outside the
  * series as separate pieces, so padding never forces the NaN path on the
  * rest. Divisions and square roots of whole blocks run in a last
- * vectorized pass (AVX2 where the CPU has it: same results, division and
- * sqrt being correctly rounded).
+ * vectorized pass (AVX2 where the CPU has it, the division by an FMA
+ * correction instead of the divider: same, correctly rounded results),
+ * which also streams the results out when rolling.c asks (k->nt).
  *
  * Thread-safety: pure functions of their arguments.
  */
@@ -278,25 +282,11 @@ static void sum_kernel(const ndp__roll_k *k, const double *x, int64_t m, double 
 
 /* ---- var, std ------------------------------------------------------------------------ */
 
-/* The windows that cross segment boundary g (x[g] starts a segment) all
- * hold x[g-1] and x[g]: their sums are taken of x - x[g], so the shift is
+/* Blocks without NaN: every window has w values. The windows that cross
+ * segment boundary g (x[g] starts a segment), and the one that is the
+ * segment, all hold x[g]: their sums are taken of x - x[g], so the shift is
  * one of the window's own values and a large offset costs no precision.
- * With NaN (or inf) there, x[g-1]; failing both, the nearest finite value
- * on either side (searching outwards, so a far value - a spike beyond a
- * NaN gap - is taken only when nothing closer exists). */
-static inline int finite_at(const double *x, int64_t i, int64_t L) {
-  return i >= 0 && i < L && fabs(x[i]) <= 1.7976931348623157e308;
-}
-static inline double shift_at(const double *x, int64_t g, int64_t L, int64_t w) {
-  for (int64_t d = 0; d < w; d++) {
-    if (finite_at(x, g + d, L)) return x[g + d];
-    if (finite_at(x, g - 1 - d, L)) return x[g - 1 - d];
-  }
-  return 0;
-}
-
-/* Blocks without NaN: every window has w values. y = M2 (sum of squared
- * deviations) times `scale`, clamped at 0. Returns 1 when some segment's
+ * y = M2 (sum of squared deviations) times `scale`, clamped at 0. Returns 1 when some segment's
  * total is NaN (the block may hold NaN: the caller checks, as sum_full).
  * S1, S2: L doubles. */
 static int var_full(const double *x, int64_t L, int64_t w, double *S1, double *S2, double *y,
@@ -389,12 +379,12 @@ static int var_full(const double *x, int64_t L, int64_t w, double *S1, double *S
 }
 
 /* Blocks with NaN: counts vary, and a boundary may fall in a NaN gap where
- * no single value belongs to every window crossing it, so no shift is
- * safe. Instead each segment keeps Welford summaries (count, mean, M2) of
- * its prefixes and suffixes - add-only, so stable - and a window merges
- * the suffix of one segment with the prefix of the next by Chan's formula,
- * whose terms are all >= 0. Outputs var or std. S1 (means), S2 (M2): L
- * doubles, SC: L counts. */
+ * no single value belongs to every window crossing it, so no one shift
+ * serves all. Instead each segment keeps Welford summaries (count, mean,
+ * M2) of its prefixes and suffixes - add-only, so stable - and a window
+ * merges the suffix of one segment with the prefix of the next by Chan's
+ * formula, whose terms are all >= 0. Outputs var or std. S1 (means), S2
+ * (M2): L doubles, SC: L counts. */
 static inline void welford_add(double v, int64_t *c, double *mean, double *m2) {
   const double d = v - *mean;
   *c += 1;
@@ -402,24 +392,45 @@ static inline void welford_add(double v, int64_t *c, double *mean, double *m2) {
   *m2 += d * (v - *mean);
 }
 
+/* Shifts. A segment's suffix summaries are taken of x - K_A, K_A its last
+ * finite value; its prefix summaries of x - K_B, K_B its first finite
+ * value: every non-empty suffix (prefix) holds that value, so the shift is
+ * always one of the window's own values (a large offset costs no
+ * precision, a spike outside the window is never picked up). The merge
+ * adds K_B - K_A, a difference of two values of the window, to the
+ * difference of the means. */
+static inline int is_finite(double v) { return fabs(v) <= 1.7976931348623157e308; }
+static inline double first_finite(const double *x, int64_t a, int64_t b) {
+  for (int64_t i = a; i < b; i++)
+    if (is_finite(x[i])) return x[i];
+  return 0;
+}
+static inline double last_finite(const double *x, int64_t a, int64_t b) {
+  for (int64_t i = b - 1; i >= a; i--)
+    if (is_finite(x[i])) return x[i];
+  return 0;
+}
+
 static void var_nan(const ndp__roll_k *k, const double *x, int64_t L, double *S1, double *S2,
                     int64_t *SC, double *y) {
   const int64_t w = k->w, m = L - w + 1;
   for (int64_t g = 0; g < m; g += w) { /* suffix summaries, [i, e) */
     const int64_t e = g + w < L ? g + w : L;
+    const double KA = last_finite(x, g + 1, e);
     double mean = 0, m2 = 0;
     int64_t c = 0;
     for (int64_t i = e - 1; i > g; i--) {
-      if (x[i] == x[i]) welford_add(x[i], &c, &mean, &m2);
+      if (x[i] == x[i]) welford_add(x[i] - KA, &c, &mean, &m2);
       S1[i] = mean, S2[i] = m2, SC[i] = c;
     }
   }
   for (int64_t g = 0; g < L; g += w) { /* prefixes [g, i], merged */
     const int64_t e = g + w < L ? g + w : L;
+    const double KB = first_finite(x, g, e), dK = g > 0 ? KB - last_finite(x, g - w + 1, g) : 0;
     double mean = 0, m2 = 0;
     int64_t c = 0;
     for (int64_t i = g; i < e; i++) {
-      if (x[i] == x[i]) welford_add(x[i], &c, &mean, &m2);
+      if (x[i] == x[i]) welford_add(x[i] - KB, &c, &mean, &m2);
       if (i < w - 1) continue;
       const int64_t j = i - w + 1;
       double M2 = m2;
@@ -430,7 +441,7 @@ static void var_nan(const ndp__roll_k *k, const double *x, int64_t L, double *S1
         if (c == 0) {
           M2 = S2[j];
         } else {
-          const double delta = mean - S1[j];
+          const double delta = (mean - S1[j]) + dK;
           M2 = m2 + S2[j] + delta * delta * ((double)c * (double)nb / (double)n);
         }
       }

@@ -163,25 +163,8 @@ int64_t ndp__roll_nt_min = 0;
 /* Jobs moving at least this many bytes stream their output: 3/4 of the
  * last-level cache, or the test hook's value. */
 static int64_t nt_min_bytes(void) {
-  static _Atomic int64_t llc = 0;
   if (ndp__roll_nt_min > 0) return ndp__roll_nt_min;
-  int64_t c = llc;
-  if (c == 0) {
-    /* the cache this CPU shares (sysconf may report a whole socket's L3:
-     * 320 MB for 32 MB slices on some virtual machines) */
-    FILE *f = fopen("/sys/devices/system/cpu/cpu0/cache/index3/size", "r");
-    if (f) {
-      long v = 0;
-      char unit = 0;
-      if (fscanf(f, "%ld%c", &v, &unit) >= 1 && v > 0)
-        c = (int64_t)v << (unit == 'K' ? 10 : unit == 'M' ? 20 : 0);
-      fclose(f);
-    }
-    if (c <= 0) c = (int64_t)sysconf(_SC_LEVEL3_CACHE_SIZE);
-    if (c <= 0) c = (int64_t)32 << 20;
-    llc = c = c * 3 / 4;
-  }
-  return c;
+  return ndp__llc_bytes() * 3 / 4;
 }
 #endif
 

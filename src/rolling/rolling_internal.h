@@ -1,9 +1,11 @@
 /*
- * rolling/rolling_internal.h - the block kernels behind ndp_rolling.
+ * rolling/rolling_internal.h - the kernels behind ndp_rolling.
  *
  * rolling.c cuts every lane (1-D series along the axis) into blocks of
- * outputs, loads the inputs a block needs into a float64 buffer (with the
- * window's padding already applied) and calls one kernel per block:
+ * outputs and blocks into pieces (the outputs whose windows reach outside
+ * the series apart from the others), gets the inputs a piece needs as
+ * float64 (in place, or loaded with the window's padding applied) and
+ * calls one kernel per piece:
  *
  *   x[0 .. m + w - 1)   inputs; absent positions (outside the series for
  *                       TRAILING and CENTER) are NaN, edge positions hold
@@ -14,8 +16,9 @@
  * A kernel depends only on x, m and the parameters, never on the thread or
  * on what ran before: that is what makes results identical for any thread
  * count. Kernels never allocate; `scratch` holds the bytes the matching
- * *_scratch function asked for (64-byte aligned), private to the calling
- * thread. Kernels may be called from any thread at once.
+ * *_scratch function asked for (64-byte aligned, for up to m outputs),
+ * private to the calling thread. Kernels may be called from any thread at
+ * once.
  */
 #ifndef NDP_ROLLING_INTERNAL_H
 #define NDP_ROLLING_INTERNAL_H

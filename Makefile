@@ -66,16 +66,17 @@ test-tsan: setup
 # kernels so no SLEEF is needed): a short run from each corpus. New inputs
 # go to build-fuzz/; crashes found are added to fuzz/corpus by hand.
 FUZZ_SECONDS ?= 20
+FUZZ_SEED ?= 1
 FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Iinclude -Isrc
 fuzz test-fuzz: setup
 	@mkdir -p build-fuzz/corpus-npy build-fuzz/corpus-expr
 	clang $(FUZZ_CFLAGS) fuzz/fuzz_npy_header.c src/io/npy.c src/core/errors.c \
 	  src/core/alloc.c src/core/array.c -o build-fuzz/fuzz_npy_header
-	build-fuzz/fuzz_npy_header -max_total_time=$(FUZZ_SECONDS) -timeout=5 \
+	build-fuzz/fuzz_npy_header -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -timeout=5 \
 	  build-fuzz/corpus-npy fuzz/corpus/npy_header
 	clang $(FUZZ_CFLAGS) fuzz/fuzz_expr.c src/expr/*.c src/kernels/*.c \
 	  src/kernels/ref/loops_ref.c src/core/*.c src/pool/*.c -lm -lpthread -o build-fuzz/fuzz_expr
-	build-fuzz/fuzz_expr -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=4096 \
+	build-fuzz/fuzz_expr -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -timeout=5 -rss_limit_mb=4096 \
 	  build-fuzz/corpus-expr fuzz/corpus/expr
 
 test-py: install

@@ -57,7 +57,8 @@ static void fill(void *p, ndp_dtype dt, int n) {
 
 static int known(int rc) {
   return rc == 0 || rc == NDP_EINVAL || rc == NDP_ETYPE || rc == NDP_ESHAPE ||
-         rc == NDP_ECAST || rc == NDP_EDOMAIN || rc == NDP_ESYNTAX || rc == NDP_ENAME;
+         rc == NDP_ECAST || rc == NDP_EDOMAIN || rc == NDP_ESYNTAX || rc == NDP_ENAME ||
+         rc == NDP_EOVERFLOW; /* a Python int out of bounds (NEP 50) */
 }
 
 static void evaluate(const ndp_expr *e) {

@@ -1019,7 +1019,7 @@ int ndp_expr_eval(const ndp_expr *e, const ndp_array *const *vars, const ndp_arr
   for (int i = 0; i < e->nvars && !rc; i++) {
     ndp_array tmp;
     void *b;
-    if ((rc = ndp__detach_overlap(given[i], out, &tmp, &b))) break;
+    if ((rc = ndp__detach_overlap(given[i], out, 1, &tmp, &b))) break;
     if (!b) continue;
     if (!use) {
       use = ndp__calloc((size_t)e->nvars, sizeof *use);

@@ -156,12 +156,18 @@ static int same_layout(const ndp_array *a, const ndp_array *b) {
   return 1;
 }
 
-static int overlaps(const ndp_array *in, const ndp_array *out) {
+/* Whether the byte ranges of two arrays intersect. */
+static int touches(const ndp_array *a, const ndp_array *b) {
   const char *l1, *h1, *l2, *h2;
-  extent(in, &l1, &h1);
-  extent(out, &l2, &h2);
-  if (l1 == h1 || l2 == h2) return 0;
-  return l1 < h2 && l2 < h1 && !same_layout(in, out);
+  extent(a, &l1, &h1);
+  extent(b, &l2, &h2);
+  return l1 != h1 && l2 != h2 && l1 < h2 && l2 < h1;
+}
+
+/* ... other than exactly (same memory, same layout: in place is fine for
+ * elementwise work). */
+static int overlaps(const ndp_array *in, const ndp_array *out) {
+  return touches(in, out) && !same_layout(in, out);
 }
 
 /* Copies a (raw bytes, any strides) into a fresh C-contiguous array. */
@@ -176,10 +182,10 @@ static void copy_raw(const char *src, const int64_t *shape, const int64_t *strid
     copy_raw(src + i * strides[0], shape + 1, strides + 1, ndim - 1, isz, dst);
 }
 
-int ndp__detach_overlap(const ndp_array *in, const ndp_array *out, ndp_array *copy,
-                        void **buf) {
+int ndp__detach_overlap(const ndp_array *in, const ndp_array *out, int exact_ok,
+                        ndp_array *copy, void **buf) {
   *buf = NULL;
-  if (!overlaps(in, out)) return 0;
+  if (exact_ok ? !overlaps(in, out) : !touches(in, out)) return 0;
   int64_t n = ndp_array_size(in);
   size_t isz = ndp_dtype_size(in->dtype);
   if (!(*buf = ndp__malloc((size_t)n * isz))) return NDP_ENOMEM;
@@ -320,7 +326,7 @@ static int execute(int nin, const ndp_array *const *in, const ndp_array *out,
   }
   for (int k = 0; k < nin; k++) {
     const ndp_array *a = in[k];
-    if (ndp__detach_overlap(a, out, &copies[k], (void **)&tmp[k])) {
+    if (ndp__detach_overlap(a, out, 1, &copies[k], (void **)&tmp[k])) {
       rc = ndp__fail(st, NDP_ENOMEM, "%s: no memory to copy an overlapping input", name);
       goto done;
     }

@@ -28,11 +28,11 @@ void ndp__gather(const char *src, ptrdiff_t stride, size_t itemsize, int swap,
 void ndp__scatter(const char *src, size_t itemsize, int swap, char *dst,
                   ptrdiff_t stride, size_t n);
 
-/* If `in` overlaps `out` other than exactly (same memory, same layout),
- * copies in's bytes into a new C-contiguous buffer described by *copy and
- * returns it in *buf (release with ndp__free); else *buf = NULL.
- * Returns 0 or NDP_ENOMEM. */
-int ndp__detach_overlap(const ndp_array *in, const ndp_array *out, ndp_array *copy,
-                        void **buf);
+/* If `in` overlaps `out` (other than exactly - same memory, same layout -
+ * when exact_ok: elementwise work may run in place), copies in's bytes
+ * into a new C-contiguous buffer described by *copy and returns it in *buf
+ * (release with ndp__free); else *buf = NULL. Returns 0 or NDP_ENOMEM. */
+int ndp__detach_overlap(const ndp_array *in, const ndp_array *out, int exact_ok,
+                        ndp_array *copy, void **buf);
 
 #endif

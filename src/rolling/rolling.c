@@ -245,44 +245,6 @@ static int chunk(void *ctx, int64_t b, int64_t e, int tid) {
   return 0;
 }
 
-/* ---- overlap ------------------------------------------------------------------------ */
-
-/* Byte range [lo, hi) an array touches; empty arrays touch nothing. */
-static void extent(const ndp_array *a, const char **lo, const char **hi) {
-  const char *base = a->data;
-  int64_t l = 0, h = 0;
-  for (int d = 0; d < a->ndim; d++) {
-    if (a->shape[d] == 0) {
-      *lo = *hi = base;
-      return;
-    }
-    const int64_t span = (a->shape[d] - 1) * a->strides[d];
-    if (span < 0) l += span;
-    else h += span;
-  }
-  *lo = base + l;
-  *hi = base + h + (int64_t)ndp_dtype_size(a->dtype);
-}
-
-static int overlaps(const ndp_array *a, const ndp_array *b) {
-  const char *l1, *h1, *l2, *h2;
-  extent(a, &l1, &h1);
-  extent(b, &l2, &h2);
-  return l1 != h1 && l2 != h2 && l1 < h2 && l2 < h1;
-}
-
-/* Copies a's bytes (any strides) into C order at *dst. */
-static void copy_raw(const char *src, const int64_t *shape, const int64_t *strides, int ndim,
-                     size_t isz, char **dst) {
-  if (ndim == 0) {
-    memcpy(*dst, src, isz);
-    *dst += isz;
-    return;
-  }
-  for (int64_t i = 0; i < shape[0]; i++)
-    copy_raw(src + i * strides[0], shape + 1, strides + 1, ndim - 1, isz, dst);
-}
-
 /* ---- validation ---------------------------------------------------------------------- */
 
 static int check_array(const ndp_array *a, const char *what, const char *name,
@@ -447,20 +409,14 @@ int ndp_rolling(int fn, const ndp_array *in, const ndp_array *out, const ndp_rol
     ndp__ok(st);
     return 0;
   }
-  char *copy = NULL;
+  /* in place or overlapping: work from a copy (a window reads its
+   * neighbours, so even an exact alias needs one) */
+  void *copy = NULL;
   ndp_array cin;
-  if (overlaps(in, out)) { /* in place or overlapping: work from a copy */
-    const size_t isz = ndp_dtype_size(in->dtype);
-    copy = ndp__malloc((size_t)ndp_array_size(in) * isz);
-    if (!copy)
-      return ndp__fail(st, NDP_ENOMEM, "rolling %s: no memory to copy the overlapping input",
-                       name);
-    char *w = copy;
-    copy_raw(in->data, in->shape, in->strides, in->ndim, isz, &w);
-    ndp_array_init(&cin, copy, in->dtype, in->ndim, in->shape);
-    cin.flags = in->flags;
-    in = &cin;
-  }
+  if (ndp__detach_overlap(in, out, 0, &cin, &copy))
+    return ndp__fail(st, NDP_ENOMEM, "rolling %s: no memory to copy the overlapping input",
+                     name);
+  if (copy) in = &cin;
   plan p;
   build(&p, fn, in, out, ax, opts, minc);
   int nthr = ex && ex->nthreads > 0 ? ex->nthreads : ndp_get_num_threads();

@@ -207,13 +207,9 @@ static PyObject *program_run(Program *p, PyObject *args, PyObject *kw) {
     ndpar_raise_status("evaluate", rc, &st);
     goto done;
   }
-  if (out_obj != Py_None) {
-    result = (PyObject *)out;
-    out = NULL;
-  } else {
-    result = PyArray_Return(out);
-    out = NULL;
-  }
+  /* out= given: return it; else NumPy's convention (0-d -> scalar) */
+  result = (out_obj != Py_None) ? (PyObject *)out : PyArray_Return(out);
+  out = NULL;
 done:
   Py_XDECREF(out);
   PyMem_Free(arrs);

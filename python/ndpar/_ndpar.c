@@ -301,13 +301,9 @@ static PyObject *ufunc_call(PyObject *self, PyObject *const *args, Py_ssize_t na
     ndpar_raise_status(fname, rc, &st);
     goto done;
   }
-  if (out_obj) {
-    result = (PyObject *)out;
-    out = NULL;
-  } else {
-    result = PyArray_Return(out);
-    out = NULL;
-  }
+  /* out= given: return it; else NumPy's convention (0-d -> scalar) */
+  result = (out_obj) ? (PyObject *)out : PyArray_Return(out);
+  out = NULL;
 done:
   for (int k = 0; k < nin; k++) Py_XDECREF(ops[k].arr);
   Py_XDECREF(out);

@@ -28,6 +28,8 @@
 #include "ndpar/npy.h"
 #include "ndpar/rolling.h"
 #include "ndpar/expr.h"
+#include "ndpar/apply.h"
+#include "ndpar/shm.h"
 
 #ifdef __cplusplus
 extern "C" {

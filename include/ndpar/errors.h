@@ -28,14 +28,17 @@ extern "C" {
   XX(EOVERFLOW, -12, "size or index overflow")                              \
   XX(EUSER,     -13, "a user callback failed")                             \
   XX(ESYNTAX,   -14, "syntax error")                                        \
-  XX(ENAME,     -15, "unknown name")
+  XX(ENAME,     -15, "unknown name")                                        \
+  XX(EINDEX,    -16, "index out of range")                                  \
+  XX(EEXIST,    -17, "name already exists")                                 \
+  XX(ENOENT,    -18, "no such name")
 
 typedef enum ndp_errno {
   NDP_OK = 0,
 #define NDP__XX(name, code, msg) NDP_##name = (code),
   NDP_ERRNO_MAP(NDP__XX)
 #undef NDP__XX
-  NDP_ERRNO_MIN = -15
+  NDP_ERRNO_MIN = -18
 } ndp_errno;
 
 /* Static message for a code ("unknown error" for anything else). */
@@ -49,7 +52,9 @@ typedef struct ndp_status {
   int code;
   char msg[256];
   long pos;  /* for NDP_ESYNTAX/NDP_ENAME: byte offset in the source text
-                of the fault, else -1 (or untouched) */
+                of the fault; for NDP_EINDEX: the first position at fault;
+                for NDP_EUSER from ndp_apply: the table entry that failed;
+                else -1 (or untouched) */
 } ndp_status;
 
 #ifdef __cplusplus

@@ -17,6 +17,8 @@
 
 #include <stdint.h>
 
+#include "errors.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -62,6 +64,24 @@ typedef struct ndp_pf_opts {
  * whatever threads are free, at least the caller). */
 int ndp_parallel_for(int64_t n, ndp_range_fn fn, void *ctx,
                      const ndp_pf_opts *opts);
+
+
+/* A native kernel for ndp_run_kernel (and Python's ndpar.parallel_for,
+ * which passes the arrays' data pointers and ud = NULL):
+ *     int32 kernel(int64 begin, int64 end, void **data, void *ud)
+ * processes indices [begin, end); data[j] is the j-th array's first
+ * element. Return 0, or non-zero to stop the job. */
+typedef int (*ndp_kernel_fn)(int64_t begin, int64_t end, void *const *data,
+                             void *ud);
+
+/* Runs kernel over [0, n) on the pool in chunks of `chunk` indices (0: an
+ * even split into about 8 chunks per thread, at least 1 index each).
+ * Returns 0, NDP_EINVAL, NDP_ECANCELED, or NDP_EUSER when a kernel
+ * returned non-zero (st->msg names the value and the chunk; st->pos = the
+ * chunk's begin). */
+int ndp_run_kernel(int64_t n, ndp_kernel_fn kernel, void *const *data,
+                   void *ud, int64_t chunk, const ndp_pf_opts *opts,
+                   ndp_status *st);
 
 #ifdef __cplusplus
 }

@@ -42,7 +42,9 @@ PyObject *ndpar_raise_status(const char *fname, int rc, const ndp_status *st) {
   case NDP_ETYPE: case NDP_ECAST: exc = PyExc_TypeError; break;
   case NDP_ENOMEM: exc = PyExc_MemoryError; break;
   case NDP_EINVAL: case NDP_ESHAPE: case NDP_EDOMAIN: case NDP_ENOFUNC:
-  case NDP_EFORMAT: exc = PyExc_ValueError; break;
+  case NDP_EFORMAT: case NDP_EINDEX: exc = PyExc_ValueError; break;
+  case NDP_EEXIST: exc = PyExc_FileExistsError; break;
+  case NDP_ENOENT: exc = PyExc_FileNotFoundError; break;
   case NDP_EIO: exc = PyExc_OSError; break;
   case NDP_EOVERFLOW: exc = PyExc_OverflowError; break;
   case NDP_ECANCELED: exc = PyExc_KeyboardInterrupt; break;

@@ -1,0 +1,86 @@
+/*
+ * ndpar/shm.h - arrays in shared memory.
+ *
+ * A segment is a memfd (not a file in the size-limited /dev/shm) mapped
+ * MAP_SHARED, so every process forked after its creation sees the same
+ * memory. Pages are touched first in parallel by the pool's threads (the
+ * threads that will use them, and a page fault per page on many cores
+ * rather than one), with transparent huge pages requested (MADV_HUGEPAGE)
+ * where the system allows them for shared memory.
+ *
+ * Named segments can also be attached by unrelated processes of the same
+ * user. The name lives in Linux's abstract socket namespace, served by one
+ * background thread of the creating process that hands the memfd to an
+ * attaching process (SCM_RIGHTS) after checking its user id. So the name
+ * disappears when the creator unpublishes or closes the segment, or exits
+ * in any way (a crash included): nothing is left in /dev/shm or any file
+ * system, and an attaching process never removes the name. Processes that
+ * attached keep their mapping until they close it; the memory is freed
+ * when the last mapping and descriptor are gone. A child forked from the
+ * creator does not serve the name.
+ *
+ * Thread-safety: all functions may be called from any thread; one
+ * ndp_shm must not be closed while another thread uses it.
+ */
+#ifndef NDPAR_SHM_H
+#define NDPAR_SHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "array.h"
+#include "errors.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ndp_shm ndp_shm;
+
+/* Names: 1 to 200 characters from [A-Za-z0-9._-]. */
+#define NDP_SHM_NAME_MAX 200
+
+/* Flags for ndp_shm_create. */
+#define NDP_SHM_NOTOUCH 1u  /* do not touch the pages now (they are zero
+                               anyway; first use faults them in) */
+#define NDP_SHM_NOHUGE  2u  /* do not ask for transparent huge pages */
+
+/* Creates a C-contiguous array of `shape` and `dtype` in a new segment,
+ * all zeros. name NULL: anonymous (shared with processes forked later
+ * only); else a named segment others may attach to (NDP_EEXIST when the
+ * name is taken, NDP_EINVAL when it is malformed). nthreads: threads that
+ * touch the pages (0: ndp_get_num_threads()). A zero-size array is
+ * allowed. OUT: *out. Returns 0, NDP_EINVAL, NDP_EEXIST, NDP_ENOMEM (the
+ * system refused the memory), NDP_EOVERFLOW (size overflows), NDP_EIO. */
+int ndp_shm_create(const char *name, ndp_dtype dtype, int ndim,
+                   const int64_t *shape, unsigned flags, int nthreads,
+                   ndp_shm **out, ndp_status *st);
+
+/* Maps the named segment created by another process (or this one).
+ * OUT: *out. Returns 0, NDP_ENOENT (no such name: never created, or its
+ * creator closed it or exited), NDP_EINVAL (bad name), NDP_EFORMAT (not
+ * an ndpar segment), NDP_EIO. */
+int ndp_shm_attach(const char *name, ndp_shm **out, ndp_status *st);
+
+/* The array (valid until ndp_shm_close). Always C-contiguous, aligned to
+ * at least 64 bytes, writable. */
+const ndp_array *ndp_shm_array(const ndp_shm *s);
+
+/* The name ("" for an anonymous segment); whether this handle created it;
+ * the size of the data in bytes. */
+const char *ndp_shm_name(const ndp_shm *s);
+int ndp_shm_is_creator(const ndp_shm *s);
+size_t ndp_shm_nbytes(const ndp_shm *s);
+
+/* Creator: stops serving the name (later attaches get NDP_ENOENT); the
+ * memory stays mapped here and in processes that attached. Does nothing
+ * for an attached or anonymous segment, or when already unpublished. */
+void ndp_shm_unpublish(ndp_shm *s);
+
+/* Unpublishes (creator), unmaps and frees the handle. NULL is allowed. */
+void ndp_shm_close(ndp_shm *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NDPAR_SHM_H */

@@ -18,6 +18,12 @@ Expressions, compiled by ndpar's own parser and run in cache-sized blocks
 on all cores (numexpr's signature): ``ndpar.evaluate("where(a > 0.5,
 exp(a), log1p(c))")``; ``f = ndpar.compile("a*2 + c"); f(a=x, c=y)``.
 
+User code in parallel: ``ndpar.apply_indexed(x, index, table)`` (a table
+of functions chosen per point), ``ndpar.map_chunks(func, *arrays,
+backend='threads'|'processes', windows=None)``, ``ndpar.parallel_for(kernel,
+n, *arrays)`` (a native kernel without the GIL); shared memory with
+``ndpar.shared_empty``, ``ndpar.shared_zeros`` and ``ndpar.SharedArray``.
+
 Threads: ``ndpar.set_num_threads(n)``, ``ndpar.get_num_threads()``, or for a
 block of code ``with ndpar.threads(n): ...``. The environment variable
 NDPAR_NUM_THREADS sets the default.
@@ -32,6 +38,9 @@ import contextlib
 from typing import Iterator
 
 from . import _ndpar
+from ._apply import apply_indexed  # noqa: F401
+from ._map import map_chunks  # noqa: F401
+from ._shared import SharedArray, parallel_for, shared_empty, shared_zeros  # noqa: F401
 from ._evaluate import CompiledExpression, compile, evaluate  # noqa: F401
 from ._ndpar import (  # noqa: F401  (re-exported API)
     __version__,
@@ -101,6 +110,7 @@ def info() -> dict:
 
 
 __all__ = [
+    "apply_indexed", "map_chunks", "parallel_for", "shared_empty", "shared_zeros", "SharedArray",
     "evaluate", "compile", "CompiledExpression", "threads", "info", "get_num_threads", "set_num_threads", "default_num_threads",
     "get_isa", "cpu_isa", "set_isa", "ulp_bound", "measure_bandwidth",
     "absolute", "true_divide", "mod", "pow",

@@ -38,5 +38,9 @@ int ndpar_poll_signals(void *ud, double frac);
 int ndpar_add_rolling(PyObject *m);
 /* Adds the Program type (compiled expressions). */
 int ndpar_add_expr(PyObject *m);
+/* Adds run_threads, apply, parallel_for and the ApplyExpr type. */
+int ndpar_add_callpy(PyObject *m);
+/* Adds shm_create, shm_attach and the Segment type. */
+int ndpar_add_shm(PyObject *m);
 
 #endif

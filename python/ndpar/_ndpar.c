@@ -460,7 +460,9 @@ PyMODINIT_FUNC PyInit__ndpar(void) {
       goto fail;
     }
   }
-  if (ndpar_add_rolling(m) < 0 || ndpar_add_expr(m) < 0) goto fail;
+  if (ndpar_add_rolling(m) < 0 || ndpar_add_expr(m) < 0 || ndpar_add_callpy(m) < 0 ||
+      ndpar_add_shm(m) < 0)
+    goto fail;
   if (PyModule_AddStringConstant(m, "__version__", ndp_version()) < 0 ||
       PyModule_AddStringConstant(m, "mathlib", ndp_mathlib()) < 0)
     goto fail;

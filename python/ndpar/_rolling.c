@@ -41,7 +41,7 @@ static PyObject *roll_call(PyObject *self, PyObject *args, PyObject *kw) {
   PyObject *a_obj, *win_obj, *q_obj = NULL, *mc_obj = Py_None, *axis_obj = NULL,
                              *ddof_obj = NULL, *mode_obj = Py_None, *out_obj = Py_None;
   int center = 0;
-  char fmt[40];
+  char fmt[64];
   int ok;
   if (is_q) {
     snprintf(fmt, sizeof fmt, "OOO|OOpOO:%s", fname);

@@ -1,0 +1,179 @@
+/*
+ * python/ndpar/_shm.c - shared-memory segments for Python.
+ *
+ * _ndpar.Segment wraps one ndp_shm. Arrays made by Segment.array() hold a
+ * reference to it (their base), so the memory stays mapped while any view
+ * exists; unpublish() only withdraws the name. The mapping is released
+ * when the segment object and every array on it are gone.
+ */
+#define NO_IMPORT_ARRAY
+#include "_common.h"
+
+typedef struct {
+  PyObject_HEAD
+  ndp_shm *s;
+} Segment;
+
+static void segment_dealloc(Segment *p) {
+  ndp_shm_close(p->s);
+  Py_TYPE(p)->tp_free((PyObject *)p);
+}
+
+static PyObject *raise_shm(int rc, const ndp_status *st) {
+  PyObject *exc = rc == NDP_EEXIST    ? PyExc_FileExistsError
+                  : rc == NDP_ENOENT  ? PyExc_FileNotFoundError
+                  : rc == NDP_ENOMEM  ? PyExc_MemoryError
+                  : rc == NDP_EIO     ? PyExc_OSError
+                  : rc == NDP_EOVERFLOW ? PyExc_OverflowError
+                                      : PyExc_ValueError;
+  PyErr_Format(exc, "ndpar: %s", st->msg[0] ? st->msg : ndp_strerror(rc));
+  return NULL;
+}
+
+static PyObject *wrap(PyTypeObject *type, ndp_shm *s) {
+  Segment *p = (Segment *)type->tp_alloc(type, 0);
+  if (!p) {
+    ndp_shm_close(s);
+    return NULL;
+  }
+  p->s = s;
+  return (PyObject *)p;
+}
+
+static PyTypeObject SegmentType;
+
+/* shm_create(name or None, shape: tuple of int, typenum, touch, nthreads) */
+static PyObject *py_shm_create(PyObject *m, PyObject *args) {
+  (void)m;
+  PyObject *name_obj, *shape_obj;
+  int typenum, touch, nthreads;
+  if (!PyArg_ParseTuple(args, "OO!ipi:shm_create", &name_obj, &PyTuple_Type, &shape_obj, &typenum,
+                        &touch, &nthreads))
+    return NULL;
+  const char *name = NULL;
+  if (name_obj != Py_None) {
+    if (!PyUnicode_Check(name_obj)) {
+      PyErr_SetString(PyExc_TypeError, "ndpar: 'name' must be a str");
+      return NULL;
+    }
+    name = PyUnicode_AsUTF8(name_obj);
+    if (!name) return NULL;
+  }
+  Py_ssize_t nd = PyTuple_GET_SIZE(shape_obj);
+  if (nd > NDP_MAXDIMS) {
+    PyErr_Format(PyExc_ValueError, "ndpar: 'shape' has %zd dimensions (at most %d)", nd, NDP_MAXDIMS);
+    return NULL;
+  }
+  int64_t shape[NDP_MAXDIMS];
+  for (Py_ssize_t i = 0; i < nd; i++) {
+    shape[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(shape_obj, i));
+    if (shape[i] == -1 && PyErr_Occurred()) return NULL;
+    if (shape[i] < 0) {
+      PyErr_SetString(PyExc_ValueError, "ndpar: 'shape' must not have negative dimensions");
+      return NULL;
+    }
+  }
+  ndp_dtype dt;
+  if (!ndpar_from_typenum(typenum, &dt)) {
+    PyErr_SetString(PyExc_TypeError,
+                    "ndpar: 'dtype' must be bool, int8..int64, uint8..uint64, float32 or float64");
+    return NULL;
+  }
+  ndp_status st = {0};
+  ndp_shm *s = NULL;
+  int rc;
+  Py_BEGIN_ALLOW_THREADS
+  rc = ndp_shm_create(name, dt, (int)nd, shape, touch ? 0u : NDP_SHM_NOTOUCH, nthreads, &s, &st);
+  Py_END_ALLOW_THREADS
+  if (rc) return raise_shm(rc, &st);
+  return wrap(&SegmentType, s);
+}
+
+static PyObject *py_shm_attach(PyObject *m, PyObject *args) {
+  (void)m;
+  const char *name;
+  if (!PyArg_ParseTuple(args, "s:shm_attach", &name)) return NULL;
+  ndp_status st = {0};
+  ndp_shm *s = NULL;
+  int rc;
+  Py_BEGIN_ALLOW_THREADS
+  rc = ndp_shm_attach(name, &s, &st);
+  Py_END_ALLOW_THREADS
+  if (rc) return raise_shm(rc, &st);
+  return wrap(&SegmentType, s);
+}
+
+/* A new ndarray on the segment's memory; its base is the segment. */
+static PyObject *segment_array(Segment *p, PyObject *unused) {
+  (void)unused;
+  const ndp_array *a = ndp_shm_array(p->s);
+  npy_intp dims[NDP_MAXDIMS];
+  for (int i = 0; i < a->ndim; i++) dims[i] = (npy_intp)a->shape[i];
+  PyObject *arr = PyArray_New(&PyArray_Type, a->ndim, dims, ndpar_typenums[a->dtype], NULL,
+                              a->data, 0, NPY_ARRAY_CARRAY, NULL);
+  if (!arr) return NULL;
+  Py_INCREF(p);
+  if (PyArray_SetBaseObject((PyArrayObject *)arr, (PyObject *)p) < 0) {
+    Py_DECREF(arr);
+    return NULL;
+  }
+  return arr;
+}
+
+static PyObject *segment_unpublish(Segment *p, PyObject *unused) {
+  (void)unused;
+  ndp_shm_unpublish(p->s);
+  Py_RETURN_NONE;
+}
+
+static PyObject *segment_name(Segment *p, void *c) {
+  (void)c;
+  return PyUnicode_FromString(ndp_shm_name(p->s));
+}
+
+static PyObject *segment_creator(Segment *p, void *c) {
+  (void)c;
+  return PyBool_FromLong(ndp_shm_is_creator(p->s));
+}
+
+static PyObject *segment_nbytes(Segment *p, void *c) {
+  (void)c;
+  return PyLong_FromSize_t(ndp_shm_nbytes(p->s));
+}
+
+static PyMethodDef segment_methods[] = {
+    {"array", (PyCFunction)segment_array, METH_NOARGS, "A new ndarray on the segment."},
+    {"unpublish", (PyCFunction)segment_unpublish, METH_NOARGS,
+     "Withdraw the name (creator only); the memory stays mapped."},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef segment_getset[] = {
+    {"name", (getter)segment_name, NULL, "the name ('' when anonymous)", NULL},
+    {"is_creator", (getter)segment_creator, NULL, "whether this process created it", NULL},
+    {"nbytes", (getter)segment_nbytes, NULL, "bytes of array data", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject SegmentType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "ndpar._ndpar.Segment",
+    .tp_basicsize = sizeof(Segment),
+    .tp_dealloc = (destructor)segment_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A shared-memory segment (see ndpar.SharedArray).",
+    .tp_methods = segment_methods,
+    .tp_getset = segment_getset,
+};
+
+static PyMethodDef shm_methods[] = {
+    {"shm_create", py_shm_create, METH_VARARGS, "shm_create(name, shape, typenum, touch, nthreads)"},
+    {"shm_attach", py_shm_attach, METH_VARARGS, "shm_attach(name)"},
+    {NULL, NULL, 0, NULL}};
+
+int ndpar_add_shm(PyObject *m) {
+  if (PyType_Ready(&SegmentType) < 0) return -1;
+  Py_INCREF(&SegmentType);
+  if (PyModule_AddObject(m, "Segment", (PyObject *)&SegmentType) < 0) {
+    Py_DECREF(&SegmentType);
+    return -1;
+  }
+  return PyModule_AddFunctions(m, shm_methods);
+}

@@ -59,8 +59,8 @@ test-asan: setup
 test-tsan: setup
 	@[ -f build-tsan/build.ninja ] || CC=clang $(MESON) setup build-tsan -Dbuildtype=debugoptimized \
 	  -Db_sanitize=thread -Db_lundef=false -Dwerror=true >/dev/null
-	$(MESON) compile -C build-tsan tests/c/test_pool tests/c/test_ufunc tests/c/test_rolling tests/c/test_expr
-	TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 $(MESON) test -C build-tsan --print-errorlogs pool ufunc rolling expr
+	$(MESON) compile -C build-tsan tests/c/test_pool tests/c/test_ufunc tests/c/test_rolling tests/c/test_expr tests/c/test_shm
+	TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 $(MESON) test -C build-tsan --print-errorlogs pool ufunc rolling expr shm
 
 # libFuzzer on the parsers (.npy header; expressions, with the reference
 # kernels so no SLEEF is needed): a short run from each corpus. New inputs
@@ -89,6 +89,8 @@ bench: install
 	$(VPY) bench/bench_core.py
 	$(VPY) bench/bench_rolling.py
 	$(VPY) bench/bench_expr.py
+	$(VPY) bench/bench_apply.py
+	$(VPY) bench/bench_shared.py
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz .mesonpy-* 

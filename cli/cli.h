@@ -4,7 +4,7 @@
  * The command uses the public API only (ndpar.h). main.c holds the command
  * dispatcher, `info`, `map`, `rolling` and the small helpers every command
  * needs (option parsing, error reporting, number parsing); demo.c holds
- * `demo`; progress.c the progress bar drawn on stderr.
+ * `demo`; cmd_apply.c `apply`; progress.c the progress bar drawn on stderr.
  *
  * Error convention: a command prints at most one line, "ndpar: <message>",
  * on stderr (cli_fail) and returns its exit status: CLI_OK, CLI_USAGE for bad
@@ -48,6 +48,10 @@ int cli_status_for(int err);
 /* The message of a failed call: st->msg when set, else ndp_strerror(err).
  * Borrowed from st or static storage. */
 const char *cli_errmsg(int err, const ndp_status *st);
+/* The output file being written, removed by the SIGBUS handler (a mapped
+ * file truncated, a full disk); NULL when none. path must stay valid until
+ * reset. */
+void cli_set_partial_output(const char *path);
 
 /* ---- option parsing (main.c) -------------------------------------------- */
 
@@ -124,5 +128,6 @@ void cli_progress_install_sigint(void);
 /* ---- commands ----------------------------------------------------------- */
 
 int cli_cmd_demo(int argc, char **argv);   /* demo.c; argv[0] is "demo" */
+int cmd_apply(int argc, char **argv);      /* cmd_apply.c; argv[0] is "apply" */
 
 #endif /* NDPAR_CLI_H */

@@ -10,6 +10,8 @@
  *   ndpar eval EXPR NAME=IN.npy ... [NAME=NUMBER ...] -o OUT.npy
  *             [--casting RULE] [--threads N]
  *   ndpar eval --explain EXPR [NAME=IN.npy|NAME=NUMBER|NAME=DTYPE ...]
+ *   ndpar apply --index IDX.npy --table TABLE.txt x=X.npy ... -o OUT.npy
+ *             [--default V] [--dtype D] [--threads N]   (cmd_apply.c)
  *   ndpar demo [--size SIZE] [--threads N]          (demo.c)
  *
  * Only the public header is used. `map`, `rolling` and `eval` map their
@@ -287,6 +289,8 @@ static void on_sigbus(int sig) {
   (void)r;
   _exit(CLI_RUNTIME);
 }
+
+void cli_set_partial_output(const char *path) { partial_output = path; }
 
 static void install_sigbus(void) {
   struct sigaction sa;
@@ -1463,6 +1467,9 @@ static const char main_usage[] =
     "  eval    evaluate a NumPy-style expression over .npy files in one pass,\n"
     "          memory-mapped: ndpar eval 'where(a > 0, exp(a), b)' a=x.npy\n"
     "          b=y.npy -o out.npy\n"
+    "  apply   a table of expressions chosen per point by an index, one per\n"
+    "          line of a text file: ndpar apply --index idx.npy --table\n"
+    "          table.txt x=x.npy -o out.npy\n"
     "  demo    fill a large float64 matrix in parallel and run exp over it in\n"
     "          place, evaluate where(a > 0.5, exp(a), log1p(a)) over it in\n"
     "          place, then a centered moving mean over 2 million points, with\n"
@@ -1483,6 +1490,7 @@ static const command commands[] = {
     {"map", cmd_map},
     {"rolling", cmd_rolling},
     {"eval", cmd_eval},
+    {"apply", cmd_apply},
     {"demo", cli_cmd_demo},
 };
 

@@ -10,10 +10,15 @@
  * small groups are batched into one task), then scatters the results
  * into `out` in parallel.
  *
- * Memory beyond the inputs and the output, for N points:
+ * Memory beyond the inputs and the output, for N points, at most:
  *     N * (4 + sum of the inputs' item sizes + out's item size) bytes
- *     (8 instead of 4 when N >= 2^31), plus (k + 1) * 4 bytes per thread
- *     for the counts (8 when N >= 2^31) and 16 bytes per task,
+ *     (the 4: the index's bins, kept only when narrower than the index;
+ *     out's item size: none when every entry is an expression and out has
+ *     x0's dtype, which are then evaluated in place), plus the counters:
+ *     2 x C x (k + 1) x 4 bytes (8 when N >= 2^31) where C, the counting
+ *     chunks, is at most 4 per thread and at most (N + 65536) / (k + 1),
+ *     plus 8 * (k + 2) bytes of group starts and 16 bytes per task
+ *     (a task is about 16384 points or a whole group),
  * never k * N. Entries are called from the pool's threads, several at a
  * time: a function entry must be thread-safe.
  */
@@ -35,9 +40,11 @@ extern "C" {
 /* A native table entry: out[i] = f(args[0][i], ..., args[m-1][i]) for i in
  * [0, n). args[j] points to n contiguous values of the j-th input's dtype,
  * out to n contiguous values of the output's dtype (aligned for them).
- * `ud` is the entry's user data. Return 0, or non-zero to stop the job
- * (ndp_apply then returns NDP_EUSER with st->pos = the entry's table
- * position). This is also the signature of pointers given to Python's
+ * The n points of a call belong to the entry's group (all of it, or a
+ * piece of it when large), in increasing order of i; out-of-range points
+ * never reach an entry. `ud` is the entry's user data. Return 0, or
+ * non-zero to stop the job (ndp_apply then returns NDP_EUSER with st->pos =
+ * the entry's table position). This is also the signature of pointers given to Python's
  * ndpar.apply_indexed (ctypes, cffi, numba.cfunc), where ud is NULL:
  *     int32 f(int64 n, void **args, void *out, void *ud)            */
 typedef int (*ndp_apply_fn)(int64_t n, void *const *args, void *out,
@@ -59,15 +66,18 @@ typedef struct ndp_apply_entry {
                            group, with all of its points (never split) */
 } ndp_apply_entry;
 
-/* Compiles src as a table entry for m = nargs inputs of these dtypes: the
- * variables are x0 .. x{m-1}, and also x when m == 1. OUT: *out (release
- * with ndp_expr_free). Errors as ndp_expr_compile. */
+/* Compiles src as a table entry for m = nargs inputs (1 <= m <= 64) of
+ * these dtypes: the variables are x0 .. x{m-1}, and also x when m == 1.
+ * The program must be elementwise (a reduction is refused by ndp_apply); a
+ * constant ("0", "nan") gives every point of its group that value.
+ * OUT: *out (release with ndp_expr_free). Errors as ndp_expr_compile, and
+ * NDP_EINVAL for a bad nargs or dtype. */
 int ndp_apply_compile(const char *src, int nargs, const ndp_dtype *dtypes,
                       ndp_expr **out, ndp_status *st);
 
 /* out[i] = table[index[i]](x[0][i], ..., x[nargs-1][i]).
- *  x:      nargs >= 1 one-dimensional arrays of N elements, any dtype and
- *          strides (byte-swapped ones are refused: NDP_ETYPE).
+ *  x:      1 <= nargs <= 64 one-dimensional arrays of N elements, any
+ *          dtype and strides (byte-swapped ones are refused: NDP_ETYPE).
  *  index:  one-dimensional, N elements, any integer dtype (not bool), any
  *          strides.
  *  table:  k >= 1 entries; the same entry may appear at several positions.
@@ -80,12 +90,16 @@ int ndp_apply_compile(const char *src, int nargs, const ndp_dtype *dtypes,
  *  ex:     threads / poll, as for ndp_ufunc; may be NULL.
  * The result does not depend on the number of threads. On an error after
  * evaluation began (a failing entry, cancellation) out is partly written.
- * Returns 0, NDP_EINVAL (bad arguments: k < 1, nargs < 1, NULL table entry
- * fields), NDP_ESHAPE (lengths differ, not 1-D), NDP_ETYPE (index not an
- * integer), NDP_ECAST (an expression's dtype does not cast to out's),
- * NDP_EINDEX, NDP_EUSER (an entry failed: st->pos = its position),
- * NDP_ENOMEM, NDP_ECANCELED, or an expression's evaluation error (with
- * st->pos = the entry). */
+ * Returns 0, NDP_EINVAL (bad arguments: k < 1, nargs out of range, NULL
+ * table entry fields, an expression that reduces or was not compiled by
+ * ndp_apply_compile for these inputs), NDP_ESHAPE (lengths differ, not
+ * 1-D), NDP_ETYPE (index not an integer, an expression compiled for other
+ * dtypes), NDP_ECAST (an expression's dtype does not cast to out's),
+ * NDP_EOVERFLOW (k beyond 2^48), NDP_EINDEX, NDP_EUSER (an entry failed),
+ * NDP_ENOMEM, NDP_ECANCELED, or an expression's evaluation error. Every
+ * error about one table entry names it in st->msg ("table[3]: ...") and
+ * sets st->pos to its position; when several entries fail during the
+ * evaluation, the first recorded wins. */
 int ndp_apply(int nargs, const ndp_array *const *x, const ndp_array *index,
               int64_t k, const ndp_apply_entry *table, const ndp_array *out,
               const void *default_value, const ndp_exec *ex, ndp_status *st);

@@ -6,7 +6,9 @@
  * memory. Pages are touched first in parallel by the pool's threads (the
  * threads that will use them, and a page fault per page on many cores
  * rather than one), with transparent huge pages requested (MADV_HUGEPAGE)
- * where the system allows them for shared memory.
+ * where the system allows them for shared memory
+ * (/sys/kernel/mm/transparent_hugepage/shmem_enabled set to advise,
+ * within_size or always; many systems default to never).
  *
  * Named segments can also be attached by unrelated processes of the same
  * user. The name lives in Linux's abstract socket namespace, served by one
@@ -17,7 +19,10 @@
  * system, and an attaching process never removes the name. Processes that
  * attached keep their mapping until they close it; the memory is freed
  * when the last mapping and descriptor are gone. A child forked from the
- * creator does not serve the name.
+ * creator does not serve the name. The server thread exists only while
+ * this process publishes at least one name (it is joined when the last
+ * one is unpublished). Abstract names are per network namespace: processes
+ * in different containers do not see each other's names.
  *
  * Thread-safety: all functions may be called from any thread; one
  * ndp_shm must not be closed while another thread uses it.
@@ -49,25 +54,32 @@ typedef struct ndp_shm ndp_shm;
  * all zeros. name NULL: anonymous (shared with processes forked later
  * only); else a named segment others may attach to (NDP_EEXIST when the
  * name is taken, NDP_EINVAL when it is malformed). nthreads: threads that
- * touch the pages (0: ndp_get_num_threads()). A zero-size array is
- * allowed. OUT: *out. Returns 0, NDP_EINVAL, NDP_EEXIST, NDP_ENOMEM (the
- * system refused the memory), NDP_EOVERFLOW (size overflows), NDP_EIO. */
+ * touch the pages (0: ndp_get_num_threads(); at most NDP_MAX_THREADS).
+ * flags: NDP_SHM_* (other bits: NDP_EINVAL). A zero-size array is
+ * allowed; as in NumPy, the non-zero extents must not overflow even when
+ * another extent is zero. OUT: *out (NULL on failure). Returns 0,
+ * NDP_EINVAL, NDP_EEXIST, NDP_ENOMEM (the system refused the memory),
+ * NDP_EOVERFLOW (size overflows), NDP_EIO. */
 int ndp_shm_create(const char *name, ndp_dtype dtype, int ndim,
                    const int64_t *shape, unsigned flags, int nthreads,
                    ndp_shm **out, ndp_status *st);
 
 /* Maps the named segment created by another process (or this one).
- * OUT: *out. Returns 0, NDP_ENOENT (no such name: never created, or its
+ * Waits at most 5 s for the creator's answer. OUT: *out (NULL on
+ * failure). Returns 0, NDP_ENOENT (no such name: never created, or its
  * creator closed it or exited), NDP_EINVAL (bad name), NDP_EFORMAT (not
- * an ndpar segment), NDP_EIO. */
+ * an ndpar segment: the segment's header is checked as untrusted input),
+ * NDP_EIO (no answer in time, the name is served by another user, or a
+ * system call failed). */
 int ndp_shm_attach(const char *name, ndp_shm **out, ndp_status *st);
 
 /* The array (valid until ndp_shm_close). Always C-contiguous, aligned to
  * at least 64 bytes, writable. */
 const ndp_array *ndp_shm_array(const ndp_shm *s);
 
-/* The name ("" for an anonymous segment); whether this handle created it;
- * the size of the data in bytes. */
+/* The name ("" for an anonymous segment); whether this handle created it
+ * (still 1 in a forked child, which does not serve the name); the size of
+ * the data in bytes. NULL handle: "", 0, 0 (and NULL for ndp_shm_array). */
 const char *ndp_shm_name(const ndp_shm *s);
 int ndp_shm_is_creator(const ndp_shm *s);
 size_t ndp_shm_nbytes(const ndp_shm *s);

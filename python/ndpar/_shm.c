@@ -9,6 +9,8 @@
 #define NO_IMPORT_ARRAY
 #include "_common.h"
 
+#include <string.h>
+
 typedef struct {
   PyObject_HEAD
   ndp_shm *s;
@@ -56,8 +58,13 @@ static PyObject *py_shm_create(PyObject *m, PyObject *args) {
       PyErr_SetString(PyExc_TypeError, "ndpar: 'name' must be a str");
       return NULL;
     }
-    name = PyUnicode_AsUTF8(name_obj);
+    Py_ssize_t len;
+    name = PyUnicode_AsUTF8AndSize(name_obj, &len);
     if (!name) return NULL;
+    if ((size_t)len != strlen(name)) {
+      PyErr_SetString(PyExc_ValueError, "ndpar: 'name' must not contain NUL characters");
+      return NULL;
+    }
   }
   Py_ssize_t nd = PyTuple_GET_SIZE(shape_obj);
   if (nd > NDP_MAXDIMS) {

@@ -63,7 +63,8 @@ typedef struct ndp_apply_entry {
   ndp_apply_fn fn;      /* FN */
   void *ud;             /* FN: passed to fn */
   int whole_group;      /* FN: non-zero = call fn exactly once per non-empty
-                           group, with all of its points (never split) */
+                           group, with all of its points (never split;
+                           each such group is a task of its own) */
 } ndp_apply_entry;
 
 /* Compiles src as a table entry for m = nargs inputs (1 <= m <= 64) of

@@ -21,12 +21,14 @@
 #define NO_IMPORT_ARRAY
 #include "_common.h"
 
+#include <pthread.h>
 #include <string.h>
 
 typedef struct {
   PyObject *type, *value, *tb;
   int failed;         /* read without the GIL as a hint only */
   PyThreadState *ts;  /* the caller's, while the GIL is released */
+  PyInterpreterState *interp;
 } pyjob;
 
 /* With the GIL: keep the current exception if it is the first. */
@@ -65,6 +67,20 @@ static int job_poll(void *ud, double frac) {
   return r != 0;
 }
 
+/* Takes the GIL on this thread. A pool thread gets a thread state once and
+ * keeps it for its life (it is persistent), rather than PyGILState_Ensure's
+ * new state per call: 10,000 short calls spent most of their time there.
+ * The calling thread has its own state already. */
+static PyThreadState *gil_enter(PyInterpreterState *interp) {
+  PyThreadState *ts = PyGILState_GetThisThreadState();
+  if (!ts) ts = PyThreadState_New(interp); /* registers itself for this thread */
+  if (!ts) return NULL;
+  PyEval_RestoreThread(ts);
+  return ts;
+}
+
+static void gil_leave(void) { PyEval_SaveThread(); }
+
 /* ---- run_threads ------------------------------------------------------------ */
 
 typedef struct {
@@ -76,7 +92,7 @@ static int rt_chunk(void *ctx, int64_t b, int64_t e, int tid) {
   rtjob *r = ctx;
   (void)tid;
   if (__atomic_load_n(&r->job.failed, __ATOMIC_RELAXED)) return NDP_EUSER;
-  PyGILState_STATE g = PyGILState_Ensure();
+  if (!gil_enter(r->job.interp)) return NDP_ENOMEM;
   int rc = 0;
   for (int64_t i = b; i < e && !rc; i++) {
     if (r->job.failed) { rc = NDP_EUSER; break; }
@@ -89,7 +105,7 @@ static int rt_chunk(void *ctx, int64_t b, int64_t e, int tid) {
     }
     Py_XDECREF(res);
   }
-  PyGILState_Release(g);
+  gil_leave();
   return rc;
 }
 
@@ -110,6 +126,7 @@ static PyObject *py_run_threads(PyObject *m, PyObject *args, PyObject *kw) {
     return NULL;
   }
   rtjob r = {{0}, func};
+  r.job.interp = PyThreadState_Get()->interp;
   ndp_pf_opts o = {1, 1, nthreads, job_poll, &r.job, 0.05};
   r.job.ts = PyEval_SaveThread();
   int rc = ndp_parallel_for(n, rt_chunk, &r, &o);
@@ -205,11 +222,18 @@ static PyTypeObject ApplyExprType = {
 
 /* ---- apply ----------------------------------------------------------------------- */
 
+/* Calls on groups smaller than this take turns (a mutex taken before the
+ * GIL): their time is the interpreter's, so two threads would only trade
+ * the GIL back and forth, each hand-off a context switch. Larger groups
+ * run concurrently: NumPy releases the GIL inside them. */
+#define SMALL_GROUP 8192
+
 typedef struct {
   pyjob job;
   int nargs;
   int in_types[64];
   PyArray_Descr *out_descr; /* borrowed from out */
+  pthread_mutex_t small;
 } applyjob;
 
 typedef struct {
@@ -232,7 +256,12 @@ static int pyentry_call(int64_t n, void *const *args, void *out, void *ud) {
   pyentry *pe = ud;
   applyjob *aj = pe->aj;
   if (__atomic_load_n(&aj->job.failed, __ATOMIC_RELAXED)) return -1;
-  PyGILState_STATE g = PyGILState_Ensure();
+  int turns = n < SMALL_GROUP;
+  if (turns) pthread_mutex_lock(&aj->small);
+  if (!gil_enter(aj->job.interp)) {
+    if (turns) pthread_mutex_unlock(&aj->small);
+    return -1;
+  }
   PyObject *argv[64] = {0};
   PyObject *res = NULL, *arr = NULL, *dst = NULL;
   int rc = -1, m = aj->nargs;
@@ -274,7 +303,8 @@ done:
   Py_XDECREF(res);
   Py_XDECREF(arr);
   Py_XDECREF(dst);
-  PyGILState_Release(g);
+  gil_leave();
+  if (turns) pthread_mutex_unlock(&aj->small);
   return rc;
 }
 
@@ -299,6 +329,8 @@ static PyObject *py_apply(PyObject *m, PyObject *args) {
   pyentry *pes = PyMem_Calloc((size_t)k, sizeof *pes);
   applyjob aj;
   memset(&aj, 0, sizeof aj);
+  pthread_mutex_init(&aj.small, NULL);
+  aj.job.interp = PyThreadState_Get()->interp;
   if (!table || !pes) {
     PyErr_NoMemory();
     goto done;
@@ -383,6 +415,7 @@ static PyObject *py_apply(PyObject *m, PyObject *args) {
   result = (PyObject *)out;
 done:
   job_clear(&aj.job);
+  pthread_mutex_destroy(&aj.small);
   PyMem_Free(table);
   PyMem_Free(pes);
   return result;

@@ -428,7 +428,9 @@ static int64_t make_tasks(const plan *p, int64_t *tb, int64_t *tg) {
   for (int64_t g = 0; g <= p->k; g++) {
     int64_t b = p->gstart[g], e = p->gstart[g + 1], c = e - b;
     if (c == 0) continue;
-    if (c > TASK_POINTS) {
+    /* a whole-group entry (a Python callable, say) is a task of its own:
+       each call may be long or block, so none waits behind another */
+    if (c > TASK_POINTS || !splittable(p, g)) {
       if (open >= 0) EMIT(open, open_g);
       open = -1;
       int64_t pieces = splittable(p, g) ? (c + TASK_POINTS - 1) / TASK_POINTS : 1;

@@ -348,7 +348,7 @@ static int fetch_fd(const char *name, ndp_status *st) {
 }
 
 /* Checks the header copy against the segment's size; fills s. */
-static int check_header(ndp_shm *s, const ndp__shm_header *h, uint64_t size,
+int ndp__shm_check_header(ndp_shm *s, const ndp__shm_header *h, uint64_t size,
                         const char *name, ndp_status *st) {
   if (memcmp(h->magic, NDP__SHM_MAGIC, sizeof h->magic) != 0)
     return ndp__fail(st, NDP_EFORMAT, "shared array '%s': not an ndpar "
@@ -398,7 +398,7 @@ static int map_attached(ndp_shm *s, int fd, const char *name, ndp_status *st) {
   s->maplen = len;
   ndp__shm_header h; /* a private copy: the shared page may change */
   memcpy(&h, base, sizeof h);
-  return check_header(s, &h, (uint64_t)len, name, st);
+  return ndp__shm_check_header(s, &h, (uint64_t)len, name, st);
 }
 
 int ndp_shm_attach(const char *name, ndp_shm **out, ndp_status *st) {

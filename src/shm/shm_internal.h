@@ -73,6 +73,12 @@ void ndp__shm_address(const char *name, struct sockaddr_un *sa,
  * not yet listening: an attach meanwhile gets NDP_ENOENT. Needs s->name
  * and s->memfd. */
 int ndp__shm_bind(ndp_shm *s, ndp_status *st);
+/* Validates an attached segment's header h (a private copy; untrusted) for
+ * a segment of `size` bytes mapped at s->base and expected to be called
+ * `name`; on success fills s->arr and s->nbytes. NDP_EFORMAT otherwise.
+ * The libFuzzer target fuzz/fuzz_shm_header.c drives it. */
+int ndp__shm_check_header(ndp_shm *s, const ndp__shm_header *h, uint64_t size,
+                          const char *name, ndp_status *st);
 /* Listens and lets the server thread (started if needed) answer. */
 int ndp__shm_serve(ndp_shm *s, ndp_status *st);
 /* Stops serving and closes the socket; returns when no thread of this

@@ -245,6 +245,35 @@ def test_pointer_with_two_arguments(native_lib):
     np.testing.assert_array_equal(got, np.where(index == 0, 2.0 * a + b, a - b))
 
 
+def test_cffi_pointer(native_lib, tmp_path):
+    cffi = pytest.importorskip("cffi")
+    ffi = cffi.FFI()
+    ffi.cdef("int triple(int64_t n, void **args, void *out, void *ud);")
+    lib = ffi.dlopen(native_lib["lib"]._name)
+    x, index = rng_data(20_000, 2, seed=21)
+    got = ndpar.apply_indexed(x, index, ["x", ffi.addressof(lib, "triple")])
+    np.testing.assert_array_equal(got, np.where(index == 1, 3.0 * x, x))
+    with pytest.raises(TypeError, match=r"table\[0\]"):
+        ndpar.apply_indexed(x, index, [ffi.new("int *"), "x"])
+
+
+def test_numba_cfunc_pointer():
+    pytest.importorskip("numba")
+    from numba import cfunc, types
+
+    @cfunc(types.int32(types.int64, types.CPointer(types.CPointer(types.float64)),
+                       types.CPointer(types.float64), types.voidptr))
+    def cube(n, args, out, ud):
+        x = args[0]
+        for i in range(n):
+            out[i] = x[i] * x[i] * x[i]
+        return 0
+
+    x, index = rng_data(50_000, 3, seed=22)
+    got = ndpar.apply_indexed(x, index, [cube, "x", lambda v: -v])
+    np.testing.assert_array_equal(got, np.select([index == 0, index == 1], [x * x * x, x], -x))
+
+
 def test_pointer_failure_names_the_entry(native_lib):
     x, index = rng_data(1000, 2, seed=13)
     with pytest.raises(RuntimeError, match=r"table\[1\]"):

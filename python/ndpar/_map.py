@@ -349,6 +349,7 @@ class _Job:
         else:
             self.nitems = len(arrays[0])
             self.call = _chunk_caller(func, arrays, want_index)
+        self.arrays = arrays
         self.target = target
         self._alloc = alloc
         self.alloc_s = 0.0  # time spent allocating the output (not func's cost)
@@ -483,7 +484,23 @@ def _pack_exception(e: BaseException) -> bytes:
         return pickle.dumps(fallback, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def _prefault_list(job: _Job) -> list:
+    """The shared, writeable arrays whose rows a worker writes: a forked
+    process has no page-table entries for shared memory, so mapping a
+    chunk's rows in one call (MADV_POPULATE_WRITE) beats faulting each
+    4 KiB page on first write (about 2x, measured). Private arrays are left
+    alone (populating them for writing would copy them)."""
+    ranges = _shared_ranges()
+    cands = [] if job.windowed else list(job.arrays)
+    if job.target is not None:
+        cands.append(job.target)
+    return [a for a in cands
+            if isinstance(a, np.ndarray) and a.ndim >= 1 and len(a) == job.nitems
+            and a.flags.writeable and _is_shared(a, ranges)]
+
+
 def _worker_loop(sock: socket.socket, job: _Job, bounds: list) -> None:
+    prefault = _prefault_list(job)
     while True:
         raw = _recv_exact(sock, _CID.size)
         if raw is None:
@@ -493,6 +510,8 @@ def _worker_loop(sock: socket.socket, job: _Job, bounds: list) -> None:
             return
         lo, hi = bounds[cid]
         try:
+            for a in prefault:
+                _ndpar.prefault(a[lo:hi])
             kind = job.run(lo, hi)
         except BaseException as e:  # noqa: BLE001 - every failure goes to the parent
             tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))

@@ -10,6 +10,12 @@
 #include "_common.h"
 
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
 
 typedef struct {
   PyObject_HEAD
@@ -170,9 +176,39 @@ static PyTypeObject SegmentType = {
     .tp_getset = segment_getset,
 };
 
+/* prefault(array): maps the pages under a writeable array into this
+ * process's page table in one call (MADV_POPULATE_WRITE). A process forked
+ * after a shared array was touched gets no page-table entries for it (the
+ * kernel copies none for shared mappings), so its first write to each
+ * 4 KiB page is a fault; one madvise over a worker's rows costs about
+ * half as much. Best effort: errors (old kernels, private memory) are
+ * ignored. */
+static PyObject *py_prefault(PyObject *m, PyObject *arg) {
+  (void)m;
+  if (!PyArray_Check(arg)) {
+    PyErr_SetString(PyExc_TypeError, "ndpar.prefault: expected an ndarray");
+    return NULL;
+  }
+  PyArrayObject *a = (PyArrayObject *)arg;
+  if (!PyArray_ISWRITEABLE(a) || PyArray_SIZE(a) == 0) Py_RETURN_NONE;
+  char *lo = PyArray_BYTES(a), *hi = lo;
+  for (int d = 0; d < PyArray_NDIM(a); d++) {
+    npy_intp ext = (PyArray_DIM(a, d) - 1) * PyArray_STRIDE(a, d);
+    if (ext < 0) lo += ext; else hi += ext;
+  }
+  hi += PyArray_ITEMSIZE(a);
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t b = (uintptr_t)lo & ~(page - 1), e = ((uintptr_t)hi + page - 1) & ~(page - 1);
+  Py_BEGIN_ALLOW_THREADS
+  (void)madvise((void *)b, e - b, MADV_POPULATE_WRITE);
+  Py_END_ALLOW_THREADS
+  Py_RETURN_NONE;
+}
+
 static PyMethodDef shm_methods[] = {
     {"shm_create", py_shm_create, METH_VARARGS, "shm_create(name, shape, typenum, touch, nthreads)"},
     {"shm_attach", py_shm_attach, METH_VARARGS, "shm_attach(name)"},
+    {"prefault", py_prefault, METH_O, "prefault(array): map its pages now (best effort)"},
     {NULL, NULL, 0, NULL}};
 
 int ndpar_add_shm(PyObject *m) {

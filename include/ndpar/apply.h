@@ -11,10 +11,11 @@
  * into `out` in parallel.
  *
  * Memory beyond the inputs and the output, for N points, at most:
- *     N * (4 + sum of the inputs' item sizes + out's item size) bytes
- *     (the 4: the index's bins, kept only when narrower than the index;
- *     out's item size: none when every entry is an expression and out has
- *     x0's dtype, which are then evaluated in place), plus the counters:
+ *     N * (b + sum of the inputs' item sizes + out's item size) bytes
+ *     (b: each point's bin, 1 byte for k < 256, 2 for k < 65536, 4 below
+ *     2^32; out's item size: none when every entry is an expression and
+ *     out has x0's dtype, which are then evaluated in place), plus the
+ *     counters:
  *     2 x C x (k + 1) x 4 bytes (8 when N >= 2^31) where C, the counting
  *     chunks, is at most 4 per thread and at most (N + 65536) / (k + 1),
  *     plus 8 * (k + 2) bytes of group starts and 16 bytes per task

@@ -178,4 +178,28 @@ def apply_indexed(
                 "dtype %s under the 'same_kind' rule (pass dtype= or out=)"
                 % (pos, table[pos], c.dtype, out.dtype)
             )
+    if default is not None:
+        default = _default_value(default, out.dtype)
     return _ndpar.apply(tuple(arrs), idx, entries, out, default)
+
+
+def _default_value(default: Any, dtype: np.dtype) -> np.ndarray:
+    """default as one value of dtype, under the rule results obey
+    ('same_kind'; a Python int/float/bool is weak, as NEP 50)."""
+    name = "ndpar.apply_indexed: 'default'"
+    if isinstance(default, (bool, int, float)) and not isinstance(default, np.generic):
+        ok = np.result_type(dtype, default) == dtype
+        src = type(default).__name__
+    else:
+        d = np.asarray(default)
+        if d.size != 1:
+            raise ValueError("%s must be one value, got shape %s" % (name, d.shape))
+        ok = np.can_cast(d.dtype, dtype, casting="same_kind")
+        src = str(d.dtype)
+    if not ok:
+        raise TypeError("%s (%s %r) cannot be cast to the output dtype %s under the "
+                        "'same_kind' rule" % (name, src, default, dtype))
+    try:
+        return np.asarray(np.array(default, dtype=dtype).reshape(()))
+    except (OverflowError, ValueError) as e:
+        raise type(e)("%s %r does not fit the output dtype %s" % (name, default, dtype)) from None

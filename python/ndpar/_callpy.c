@@ -29,6 +29,7 @@ typedef struct {
   int failed;         /* read without the GIL as a hint only */
   PyThreadState *ts;  /* the caller's, while the GIL is released */
   PyInterpreterState *interp;
+  PyObject *ctx;      /* the caller's context, copied at the start */
 } pyjob;
 
 /* With the GIL: keep the current exception if it is the first. */
@@ -50,6 +51,7 @@ static void job_raise(pyjob *j) {
 }
 
 static void job_clear(pyjob *j) {
+  Py_CLEAR(j->ctx);
   Py_CLEAR(j->type);
   Py_CLEAR(j->value);
   Py_CLEAR(j->tb);
@@ -67,19 +69,32 @@ static int job_poll(void *ud, double frac) {
   return r != 0;
 }
 
-/* Takes the GIL on this thread. A pool thread gets a thread state once and
- * keeps it for its life (it is persistent), rather than PyGILState_Ensure's
- * new state per call: 10,000 short calls spent most of their time there.
- * The calling thread has its own state already. */
-static PyThreadState *gil_enter(PyInterpreterState *interp) {
+/* Takes the GIL on this thread and enters a copy of the caller's context
+ * (contextvars: np.errstate and the like), so a callable sees the same
+ * settings on every thread and its changes stay inside its call. A pool
+ * thread gets a thread state once and keeps it for its life (it is
+ * persistent), rather than PyGILState_Ensure's new state per call: 10,000
+ * short calls spent most of their time there. The calling thread has its
+ * own state already. Returns the entered context, or NULL without the GIL
+ * (the job's error is set when it could be). */
+static PyObject *gil_enter(pyjob *j) {
   PyThreadState *ts = PyGILState_GetThisThreadState();
-  if (!ts) ts = PyThreadState_New(interp); /* registers itself for this thread */
+  if (!ts) ts = PyThreadState_New(j->interp); /* registers itself for this thread */
   if (!ts) return NULL;
   PyEval_RestoreThread(ts);
-  return ts;
+  PyObject *c = PyContext_Copy(j->ctx);
+  if (c && PyContext_Enter(c) == 0) return c;
+  Py_XDECREF(c);
+  job_keep_error(j);
+  PyEval_SaveThread();
+  return NULL;
 }
 
-static void gil_leave(void) { PyEval_SaveThread(); }
+static void gil_leave(PyObject *c) {
+  if (PyContext_Exit(c) < 0) PyErr_Clear();
+  Py_DECREF(c);
+  PyEval_SaveThread();
+}
 
 /* ---- run_threads ------------------------------------------------------------ */
 
@@ -92,7 +107,8 @@ static int rt_chunk(void *ctx, int64_t b, int64_t e, int tid) {
   rtjob *r = ctx;
   (void)tid;
   if (__atomic_load_n(&r->job.failed, __ATOMIC_RELAXED)) return NDP_EUSER;
-  if (!gil_enter(r->job.interp)) return NDP_ENOMEM;
+  PyObject *cx = gil_enter(&r->job);
+  if (!cx) return NDP_EUSER;
   int rc = 0;
   for (int64_t i = b; i < e && !rc; i++) {
     if (r->job.failed) { rc = NDP_EUSER; break; }
@@ -105,7 +121,7 @@ static int rt_chunk(void *ctx, int64_t b, int64_t e, int tid) {
     }
     Py_XDECREF(res);
   }
-  gil_leave();
+  gil_leave(cx);
   return rc;
 }
 
@@ -127,14 +143,17 @@ static PyObject *py_run_threads(PyObject *m, PyObject *args, PyObject *kw) {
   }
   rtjob r = {{0}, func};
   r.job.interp = PyThreadState_Get()->interp;
+  if (!(r.job.ctx = PyContext_CopyCurrent())) return NULL;
   ndp_pf_opts o = {1, 1, nthreads, job_poll, &r.job, 0.05};
   r.job.ts = PyEval_SaveThread();
   int rc = ndp_parallel_for(n, rt_chunk, &r, &o);
   PyEval_RestoreThread(r.job.ts);
   if (r.job.type) {
     job_raise(&r.job);
+    job_clear(&r.job);
     return NULL;
   }
+  job_clear(&r.job);
   if (rc) {
     ndp_status st = {0};
     return ndpar_raise_status("run_threads", rc, &st);
@@ -258,7 +277,8 @@ static int pyentry_call(int64_t n, void *const *args, void *out, void *ud) {
   if (__atomic_load_n(&aj->job.failed, __ATOMIC_RELAXED)) return -1;
   int turns = n < SMALL_GROUP;
   if (turns) pthread_mutex_lock(&aj->small);
-  if (!gil_enter(aj->job.interp)) {
+  PyObject *cx = gil_enter(&aj->job);
+  if (!cx) {
     if (turns) pthread_mutex_unlock(&aj->small);
     return -1;
   }
@@ -303,7 +323,7 @@ done:
   Py_XDECREF(res);
   Py_XDECREF(arr);
   Py_XDECREF(dst);
-  gil_leave();
+  gil_leave(cx);
   if (turns) pthread_mutex_unlock(&aj->small);
   return rc;
 }
@@ -331,6 +351,12 @@ static PyObject *py_apply(PyObject *m, PyObject *args) {
   memset(&aj, 0, sizeof aj);
   pthread_mutex_init(&aj.small, NULL);
   aj.job.interp = PyThreadState_Get()->interp;
+  if (!(aj.job.ctx = PyContext_CopyCurrent())) {
+    pthread_mutex_destroy(&aj.small);
+    PyMem_Free(table);
+    PyMem_Free(pes);
+    return NULL;
+  }
   if (!table || !pes) {
     PyErr_NoMemory();
     goto done;

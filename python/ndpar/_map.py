@@ -488,15 +488,23 @@ def _prefault_list(job: _Job) -> list:
     """The shared, writeable arrays whose rows a worker writes: a forked
     process has no page-table entries for shared memory, so mapping a
     chunk's rows in one call (MADV_POPULATE_WRITE) beats faulting each
-    4 KiB page on first write (about 2x, measured). Private arrays are left
-    alone (populating them for writing would copy them)."""
-    ranges = _shared_ranges()
+    4 KiB page on first write (about 2x, measured). Only ndpar's own shared
+    memory qualifies: private arrays would be copied, and a file mapping
+    (np.memmap) would have every page dirtied and written back."""
     cands = [] if job.windowed else list(job.arrays)
     if job.target is not None:
         cands.append(job.target)
     return [a for a in cands
             if isinstance(a, np.ndarray) and a.ndim >= 1 and len(a) == job.nitems
-            and a.flags.writeable and _is_shared(a, ranges)]
+            and a.flags.writeable and _on_segment(a)]
+
+
+def _on_segment(a: np.ndarray) -> bool:
+    """True if a is a view of an ndpar shared segment."""
+    b = a
+    while isinstance(b, np.ndarray):
+        b = b.base
+    return isinstance(b, _ndpar.Segment)
 
 
 def _worker_loop(sock: socket.socket, job: _Job, bounds: list) -> None:

@@ -7,9 +7,10 @@
  *     none under MIN_CHUNK_POINTS, and fewer when k is large so that the
  *     C x (k + 1) counters stay under N + SPARE_COUNTERS). Each chunk counts
  *     its points per bin (bin k: the indices outside [0, k)) and notes its
- *     first out-of-range point. When the bins are narrower than the index
- *     (1 byte for k < 256, 2 for k < 65536, 4 below 2^32) they are kept,
- *     and the later passes read them instead of the index.
+ *     first out-of-range point. The bins are kept (1 byte for k < 256, 2
+ *     for k < 65536, 4 below 2^32, else 8) and the later passes read them,
+ *     never the index again: an index changed during the call (by another
+ *     thread, or by an entry) cannot push a cursor out of its range.
  *  2. Prefix: one exclusive prefix sum in (bin, chunk) order gives every
  *     chunk its own start per bin, and every group g its range
  *     [gstart[g], gstart[g+1]) of the grouped order. The order is stable:
@@ -35,8 +36,8 @@
  * Memory beyond inputs and output, N points: xs (the inputs' item sizes a
  * point), ys (out's item size a point; none when every entry is an
  * expression and out's item size equals x0's: ys is then xs_0, which the
- * expressions overwrite in place), the kept bins (at most 4 bytes a
- * point), 2 x C x (k + 1) counters (4 bytes; 8 when N >= 2^31), k + 2
+ * expressions overwrite in place), the kept bins (1 to 8 bytes a
+ * point, by k), 2 x C x (k + 1) counters (4 bytes; 8 when N >= 2^31), k + 2
  * group starts (8 bytes) and 16 bytes per task. Buffers of 4 MiB and more
  * are aligned to 2 MiB and offered transparent huge pages: fresh memory
  * then costs far fewer page faults.
@@ -84,7 +85,7 @@ typedef struct plan {
   int64_t *first_bad;       /* per chunk: first out-of-range point or -1 */
   int64_t *gstart;          /* k + 2 */
   void *cur;                /* a copy of the cursors, for the gather */
-  void *bins;               /* N bins of bins_w bytes, or NULL: read index */
+  void *bins;               /* N bins of bins_w bytes */
   size_t bins_w;
   char *xs[MAXARGS];        /* grouped inputs */
   char *ys;                 /* grouped results (may be xs[0]) */
@@ -206,8 +207,8 @@ static void load_bins(const plan *p, int64_t i0, size_t n, uint64_t *bins) {
     for (size_t t = 0; t < n; t++) bins[t] = b[t];
     break;
   }
-  default:
-    bins_of(p->index, i0, n, (uint64_t)p->k, bins);
+  default: /* 8 */
+    memcpy(bins, (const uint64_t *)p->bins + i0, n * sizeof *bins);
   }
 }
 
@@ -228,8 +229,8 @@ static void store_bins(const plan *p, int64_t i0, size_t n, const uint64_t *bins
     for (size_t t = 0; t < n; t++) b[t] = (uint32_t)bins[t];
     break;
   }
-  default:
-    break;
+  default: /* 8 */
+    memcpy((uint64_t *)p->bins + i0, bins, n * sizeof *bins);
   }
 }
 
@@ -734,13 +735,14 @@ static int count_and_check(plan *p, ndp_status *st) {
   p->first_bad = ndp__malloc((size_t)p->nchunks * sizeof(int64_t));
   p->gstart = ndp__malloc(gb);
   if (!p->counts || !p->first_bad || !p->gstart) return nomem(st);
-  /* The bins are kept when narrower than the index: the later passes then
-   * read them instead of the index. */
+  /* The bins are always kept: the later passes read them, never the index
+   * again, so an index that changes during the call (another thread, an
+   * entry writing it) cannot move a cursor past its group's range. */
   size_t w = p->k <= UINT8_MAX ? 1 : p->k <= UINT16_MAX ? 2 : p->k <= (int64_t)UINT32_MAX ? 4 : 8;
-  if (w < ndp_dtype_size(p->index->dtype)) {
-    if (!(p->bins = big_alloc(bytes_of(p->n, w, &ok)))) return nomem(st);
-    p->bins_w = w;
-  }
+  size_t wb = bytes_of(p->n, w, &ok);
+  if (!ok) return ndp__fail(st, NDP_EOVERFLOW, "apply: N = %lld is too large", (long long)p->n);
+  if (!(p->bins = big_alloc(wb))) return nomem(st);
+  p->bins_w = w;
   int rc = run_phase(p, p->nchunks, count_chunk, 1, 0.0, 0.2);
   if (rc) return rc;
   int64_t bad = -1;
@@ -762,15 +764,20 @@ static int allocate_groups(plan *p, ndp_status *st) {
   size_t cb = (size_t)p->nchunks * (size_t)(p->k + 1) * (p->wide ? 8 : 4);
   if (!(p->cur = ndp__malloc(cb))) return nomem(st);
   memcpy(p->cur, p->counts, cb);
-  for (int j = 0; j < p->m; j++)
-    if (!(p->xs[j] = big_alloc(bytes_of(p->n, p->isz[j], &ok)))) return nomem(st);
+  for (int j = 0; j < p->m; j++) {
+    size_t b = bytes_of(p->n, p->isz[j], &ok);
+    if (!ok) return ndp__fail(st, NDP_EOVERFLOW, "apply: N = %lld is too large", (long long)p->n);
+    if (!(p->xs[j] = big_alloc(b))) return nomem(st);
+  }
   for (int64_t g = 0; g < p->k && all_expr; g++)
     all_expr = p->table[g].kind == NDP_ENTRY_EXPR;
   if (all_expr && p->out->dtype == p->x[0]->dtype) { /* evaluated in place over x0's copy */
     p->ys = p->xs[0];
     return 0;
   }
-  p->ys = big_alloc(bytes_of(p->n, p->osz, &ok));
+  size_t yb = bytes_of(p->n, p->osz, &ok);
+  if (!ok) return ndp__fail(st, NDP_EOVERFLOW, "apply: N = %lld is too large", (long long)p->n);
+  p->ys = big_alloc(yb);
   p->ys_owned = 1;
   return p->ys ? 0 : nomem(st);
 }
@@ -831,7 +838,7 @@ int ndp_apply(int nargs, const ndp_array *const *x, const ndp_array *index, int6
     }
   if (p.n > 0) rc = run(&p, st);
   plan_free(&p);
-  if (rc == NDP_ENOMEM) return nomem(st);
+  if (rc == NDP_ENOMEM && !(st && st->code == rc)) return nomem(st); /* else: an entry's */
   if (rc == NDP_ECANCELED) return ndp__fail(st, rc, "apply: cancelled");
   if (rc) {
     if (!st || st->code != rc) ndp__fail(st, rc, "apply: %s", ndp_strerror(rc));

@@ -43,7 +43,7 @@ int ndp_run_kernel(int64_t n, ndp_kernel_fn kernel, void *const *data,
   int nt = o.nthreads > 0 ? o.nthreads : ndp_get_num_threads();
   if (chunk == 0) {
     int64_t parts = (int64_t)nt * 8;
-    chunk = (n + parts - 1) / parts;
+    chunk = n / parts + (n % parts != 0);
     if (chunk < 1) chunk = 1;
   }
   o.grain = chunk;
@@ -57,5 +57,7 @@ int ndp_run_kernel(int64_t n, ndp_kernel_fn kernel, void *const *data,
     return NDP_EUSER;
   }
   if (rc == NDP_ECANCELED) return ndp__fail(st, rc, "cancelled");
-  return rc;
+  if (rc) return rc;
+  ndp__ok(st);
+  return 0;
 }

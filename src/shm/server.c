@@ -83,7 +83,7 @@ static uint64_t fnv1a(const char *s, uint64_t h) {
 void ndp__shm_address(const char *name, struct sockaddr_un *sa,
                       socklen_t *len) {
   char path[sizeof sa->sun_path];
-  unsigned uid = (unsigned)getuid();
+  unsigned uid = (unsigned)geteuid();
   int n = snprintf(path, sizeof path, "ndpar/%u/%s", uid, name);
   if (n < 0 || (size_t)n >= sizeof path - 1)
     n = snprintf(path, sizeof path, "ndpar/%u/#%016llx%016llx", uid,
@@ -144,15 +144,18 @@ static void wake_locked(void) {
 
 /* ---- the thread --------------------------------------------------------- */
 
-/* Answers the pending connections on s's socket. Under S.mu. */
-static void answer_locked(ndp_shm *s) {
+/* Answers the pending connections on s's socket. Under S.mu. Returns 1
+ * when the process is out of descriptors or memory (the connection stays
+ * queued: the caller backs off instead of polling it in a tight loop). */
+static int answer_locked(ndp_shm *s) {
   for (int k = 0; k < 64; k++) {
     int c = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (c < 0) return; /* EAGAIN: none left (or the client gave up) */
+    if (c < 0) /* EAGAIN: none left (or the client gave up) */
+      return errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM;
     struct ucred cr;
     socklen_t crlen = sizeof cr;
     if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0 &&
-        crlen == sizeof cr && cr.uid == getuid()) {
+        crlen == sizeof cr && cr.uid == geteuid()) {
       union {
         struct cmsghdr h;
         char b[CMSG_SPACE(sizeof(int))];
@@ -177,6 +180,7 @@ static void answer_locked(ndp_shm *s) {
     }
     close(c);
   }
+  return 0;
 }
 
 /* Fills the thread's poll set from the list; acknowledges the epoch. */
@@ -214,10 +218,17 @@ static void *server_main(void *arg) {
       if (read(S.wake_fd, &v, sizeof v) < 0) { /* EAGAIN: nothing to drain */
       }
     }
+    int starved = 0;
     for (int i = 1; i < n; i++) {
       ndp_shm *s = S.buf.who[i];
       /* s is valid and its socket open: not acknowledged as gone yet */
-      if ((S.buf.pfd[i].revents & POLLIN) && !s->dying) answer_locked(s);
+      if ((S.buf.pfd[i].revents & POLLIN) && !s->dying) starved |= answer_locked(s);
+    }
+    if (starved) { /* wait 100 ms (or a wake-up) before trying again */
+      struct pollfd w = {S.wake_fd, POLLIN, 0};
+      pthread_mutex_unlock(&S.mu);
+      (void)poll(&w, 1, 100);
+      pthread_mutex_lock(&S.mu);
     }
   }
   S.ack = S.epoch;

@@ -337,7 +337,7 @@ static int fetch_fd(const char *name, ndp_status *st) {
   struct ucred cr;
   socklen_t crlen = sizeof cr;
   if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) != 0 ||
-      crlen != sizeof cr || cr.uid != getuid()) {
+      crlen != sizeof cr || cr.uid != geteuid()) {
     close(c);
     return ndp__fail(st, NDP_EIO, "shared array name '%s' is served by "
                      "another user", name);

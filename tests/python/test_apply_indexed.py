@@ -299,6 +299,63 @@ def test_bad_index_names_the_first_position():
         ndpar.apply_indexed(x, idx8, ["x"])
 
 
+def test_default_obeys_same_kind_and_fits():
+    x = np.arange(10, dtype=np.int64)
+    idx = np.full(10, 5)
+    np.testing.assert_array_equal(ndpar.apply_indexed(x, idx, ["x"], default=-7), np.full(10, -7))
+    with pytest.raises(TypeError, match="default"):
+        ndpar.apply_indexed(x, idx, ["x"], default=np.nan)
+    with pytest.raises(TypeError, match="default"):
+        ndpar.apply_indexed(x, idx, ["x"], default=np.float32(1.5))
+    with pytest.raises(OverflowError, match="default"):
+        ndpar.apply_indexed(x.astype(np.uint8), idx, ["x"], default=-1)
+    with pytest.raises(ValueError, match="one value"):
+        ndpar.apply_indexed(x, idx, ["x"], default=np.zeros(2))
+    got = ndpar.apply_indexed(x.astype(np.float32), idx, ["x"], default=2.5)
+    assert got.dtype == np.float32 and (got == 2.5).all()
+
+
+def test_callables_see_the_callers_context():
+    import contextvars
+    var = contextvars.ContextVar("ndpar_test_var", default="unset")
+    token = var.set("caller")
+    try:
+        seen = []
+        lock = threading.Lock()
+
+        def f(v):
+            with lock:
+                seen.append(var.get())
+            var.set("changed inside")  # must not leak out of the call
+            return v
+        x, index = rng_data(200_000, 8, seed=23)
+        with ndpar.threads(2):
+            ndpar.apply_indexed(x, index, [f] * 8)
+        assert seen == ["caller"] * 8
+        assert var.get() == "caller"
+        with np.errstate(divide="raise"):
+            with pytest.raises(FloatingPointError):
+                ndpar.apply_indexed(x, index, [lambda v: v / 0.0] * 8)
+    finally:
+        var.reset(token)
+
+
+@pytest.mark.parametrize("idx_dtype", [np.uint8, np.int16, np.int64], ids=str)
+def test_index_changed_during_the_call(idx_dtype):
+    """The grouping is fixed by the first pass: an entry that rewrites the
+    index (or another thread doing so) cannot derail the later passes."""
+    n = 400_000
+    x = np.arange(n, dtype=np.float64)
+    idx = (np.arange(n) % 2).astype(idx_dtype)
+    original = idx.copy()
+
+    def scribble(v):
+        idx.fill(200 if idx_dtype == np.uint8 else 30_000)
+        return v * 3
+    got = ndpar.apply_indexed(x, idx, [scribble, "x * 5"])
+    np.testing.assert_array_equal(got, np.where(original == 0, x * 3, x * 5))
+
+
 def test_argument_errors():
     x = np.arange(10.0)
     idx = np.zeros(10, int)

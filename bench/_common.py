@@ -76,6 +76,25 @@ def versions(modules: Iterable[str]) -> dict:
 
 # --- timing ----------------------------------------------------------------
 
+def checked_runs(fn: Callable[[], object], check: Callable[[object], None], repeats: int,
+                 budget: float) -> tuple:
+    """A first run of fn whose result ``check`` verifies, then up to
+    ``repeats`` more while the time spent stays within ``budget`` seconds.
+    Returns (first run's seconds, [later runs' seconds])."""
+    t0 = time.perf_counter()
+    r = fn()
+    first = time.perf_counter() - t0
+    check(r)
+    del r
+    spent, runs = first, []
+    while len(runs) < repeats and spent + (min(runs) if runs else first) <= budget:
+        t0 = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t0)
+        spent += runs[-1]
+    return first, runs
+
+
 def best_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
     """Best wall time in seconds of ``repeats`` calls, after ``warmup`` calls."""
     for _ in range(warmup):

@@ -37,7 +37,7 @@ from typing import Callable
 import numpy as np
 
 import ndpar
-from _common import (grouped_bars, keep_freed_memory, log, machine_info, md_kv, md_table,
+from _common import (checked_runs, grouped_bars, keep_freed_memory, log, machine_info, md_kv, md_table,
                      ncores, verdict, versions, write_section)
 from bench_core import rss_growth
 
@@ -163,17 +163,7 @@ def call(fn: Callable[[], object]):
 
 def measure(fn: Callable[[], np.ndarray], check: Callable[[np.ndarray], None],
             repeats: int, budget: float) -> Timing:
-    t0 = time.perf_counter()
-    r = call(fn)
-    first = time.perf_counter() - t0
-    check(r)
-    del r
-    spent, runs = first, []
-    while len(runs) < repeats and spent + (min(runs) if runs else first) <= budget:
-        t0 = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - t0)
-        spent += runs[-1]
+    first, runs = checked_runs(lambda: call(fn), check, repeats, budget)
     if runs:
         return Timing(min(runs), len(runs), False, first)
     return Timing(first, 1, True, first)

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 import ndpar
-from _common import (keep_freed_memory, line_panels, log, machine_info, md_kv, md_table,
+from _common import (checked_runs, keep_freed_memory, line_panels, log, machine_info, md_kv, md_table,
                      ncores, verdict, versions, write_section)
 
 CHART = Path(__file__).resolve().parent / "rolling.png"
@@ -107,17 +107,7 @@ def times(r: float) -> str:
 
 def measure(fn: Callable[[], np.ndarray], check: Callable[[np.ndarray], None],
             repeats: int, budget: float) -> Timing:
-    t0 = time.perf_counter()
-    r = fn()
-    first = time.perf_counter() - t0
-    check(r)
-    del r
-    spent, runs = first, []
-    while len(runs) < repeats and spent + (min(runs) if runs else first) <= budget:
-        t0 = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - t0)
-        spent += runs[-1]
+    first, runs = checked_runs(fn, check, repeats, budget)
     if runs:
         return Timing(min(runs), len(runs), False)
     return Timing(first, 1, True)

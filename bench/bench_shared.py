@@ -43,7 +43,7 @@ from typing import Callable
 import numpy as np
 
 import ndpar
-from _common import (log, machine_info, md_kv, md_table, ncores, verdict, versions,
+from _common import (checked_runs, log, machine_info, md_kv, md_table, ncores, verdict, versions,
                      write_section)
 
 CHART = Path(__file__).resolve().parent / "shared.png"
@@ -169,17 +169,7 @@ class Timing:
 
 
 def measure(fn, check, repeats: int, budget: float) -> Timing:
-    t0 = time.perf_counter()
-    r = call(fn)
-    first = time.perf_counter() - t0
-    check(r)
-    del r
-    spent, runs = first, []
-    while len(runs) < repeats and spent + (min(runs) if runs else first) <= budget:
-        t0 = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - t0)
-        spent += runs[-1]
+    first, runs = checked_runs(lambda: call(fn), check, repeats, budget)
     if runs:
         return Timing(min(runs), len(runs), False, f"best of {len(runs)} after a first run")
     return Timing(first, 1, True, "one run")

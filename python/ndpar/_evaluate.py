@@ -26,7 +26,7 @@ _CACHE_MAX = 256
 
 def _names(ex: str) -> Tuple[str, ...]:
     """Variables of ex: names that are not calls, keywords, constants or
-    temporaries assigned earlier, in order of first use. A text Python's
+    temporaries assigned by an earlier statement, in order of first use. A text Python's
     tokenizer cannot read is left to the C parser, which reports it."""
     try:
         toks = list(tokenize.generate_tokens(io.StringIO(ex).readline))
@@ -35,12 +35,12 @@ def _names(ex: str) -> Tuple[str, ...]:
     skip = (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT)
     toks = [t for t in toks if t.type not in skip]
     temps, out = set(), []
-    at_start = True
+    at_start, target = True, None
     for i, t in enumerate(toks):
         nxt = toks[i + 1].string if i + 1 < len(toks) else ""
         if t.type == tokenize.NAME:
             if at_start and nxt == "=":
-                temps.add(t.string)
+                target = t.string  # a temporary from the end of this statement
             elif nxt == "(" or t.string in _CONSTANTS or t.string in temps:
                 pass
             elif nxt == "=" and t.string == "axis":
@@ -48,6 +48,9 @@ def _names(ex: str) -> Tuple[str, ...]:
             elif t.string not in out:
                 out.append(t.string)
         at_start = t.type in (tokenize.NEWLINE, tokenize.ENDMARKER) or t.string == ";"
+        if at_start and target is not None:  # `a = a * 2`: the right side's a is the input
+            temps.add(target)
+            target = None
     return tuple(out)
 
 
@@ -81,11 +84,45 @@ def _program(ex: str, names: Tuple[str, ...], kinds: Tuple[str, ...]) -> Any:
     return prog
 
 
-def _run(ex: str, names: Tuple[str, ...], values: Tuple[Any, ...], out, casting) -> Any:
+_REDUCTIONS = {"sum", "prod", "min", "max", "mean", "any", "all"}
+
+
+def _has_reduction(ex: str) -> bool:
+    try:
+        toks = [t.string for t in tokenize.generate_tokens(io.StringIO(ex).readline)]
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return True  # let the C parser report it; C order meanwhile
+    return any(t in _REDUCTIONS and n == "(" for t, n in zip(toks, toks[1:]))
+
+
+def _fortran_result(ex: str, vals: Tuple[Any, ...], order: str) -> bool:
+    """Whether a new result is made in Fortran order: order 'F', or 'K' /
+    'A' with every array input Fortran-ordered. Done by evaluating on the
+    transposed inputs, which is exact for elementwise programs whose array
+    inputs all have the same number of dimensions (>= 2); others give C
+    order."""
+    if order == "C":
+        return False
+    arrs = [v for v in vals if isinstance(v, np.ndarray) and v.ndim > 0]
+    if not arrs or arrs[0].ndim < 2 or any(a.ndim != arrs[0].ndim for a in arrs):
+        return False
+    if _has_reduction(ex):
+        return False
+    if order == "F":
+        return True
+    return all(a.flags.f_contiguous and not a.flags.c_contiguous for a in arrs)
+
+
+def _run(ex: str, names: Tuple[str, ...], values: Tuple[Any, ...], out, casting,
+         order: str = "K") -> Any:
     kinds_values = [_kind(n, v) for n, v in zip(names, values)]
     kinds = tuple(k for k, _ in kinds_values)
     vals = tuple(v for _, v in kinds_values)
-    return _program(ex, names, kinds).run(vals, out=out, casting=casting)
+    prog = _program(ex, names, kinds)
+    if out is None and _fortran_result(ex, vals, order):
+        vals = tuple(v.T if isinstance(v, np.ndarray) else v for v in vals)
+        return prog.run(vals, out=None, casting=casting).T
+    return prog.run(vals, out=out, casting=casting)
 
 
 def evaluate(ex: str, local_dict: Optional[Mapping[str, Any]] = None,
@@ -95,6 +132,10 @@ def evaluate(ex: str, local_dict: Optional[Mapping[str, Any]] = None,
 
     Variables come from keyword arguments, then local_dict (default: the
     caller's locals), then global_dict (default: the caller's globals).
+    order: the layout of a new result: 'C', 'F', or 'K'/'A' (Fortran when
+    every array input is Fortran-ordered). Fortran order applies to
+    elementwise programs whose array inputs have equal dimensions; others
+    give C order.
     """
     if not isinstance(ex, str):
         raise TypeError(f"ndpar.evaluate: argument 'ex' must be a str, not {type(ex).__name__}")
@@ -120,7 +161,7 @@ def evaluate(ex: str, local_dict: Optional[Mapping[str, Any]] = None,
             _ndpar.Program(ex, names, tuple("float64" for _ in names))
             raise NameError(f"ndpar.evaluate: name '{n}' is not defined")
     del frame
-    return _run(ex, names, tuple(values), out, casting)
+    return _run(ex, names, tuple(values), out, casting, order)
 
 
 class CompiledExpression:

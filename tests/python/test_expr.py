@@ -1305,3 +1305,42 @@ def test_overlapping_views_in_place():
     xo = x.copy()
     ev_out("a + b", x, a=x, b=x[::-1])
     np.testing.assert_array_equal(x, xo + xo[::-1])
+
+
+def test_reassigning_an_input_name():
+    """`a = a * 2` reads the input a on its right side, then names the
+    temporary a for the statements after it (as in Python)."""
+    a = np.arange(6.0)
+    b = np.full(6, 0.5)
+    np.testing.assert_array_equal(ndpar.evaluate("a = a * 2; a + b"), a * 2 + b)
+    np.testing.assert_array_equal(ndpar.evaluate("t = a + 1; t = t * t; t - b"),
+                                  (a + 1) * (a + 1) - b)
+    f = ndpar.compile("a = a * 2; a = a + 1; a")
+    assert f.names == ("a",)
+    np.testing.assert_array_equal(f(a=a), a * 2 + 1)
+    with pytest.raises(NameError):
+        ndpar.evaluate("u = u + 1; u")  # u is neither an input nor defined before
+
+
+def test_order_of_a_new_result():
+    rng = np.random.default_rng(5)
+    a = np.asfortranarray(rng.random((30, 40)))
+    b = np.asfortranarray(rng.random((30, 40)))
+    want = np.where(a > 0.5, a * 2, b - 1)
+    for order, f_expected in (("K", True), ("A", True), ("F", True), ("C", False)):
+        r = ndpar.evaluate("where(a > 0.5, a * 2, b - 1)", order=order)
+        np.testing.assert_array_equal(r, want)
+        assert r.flags.f_contiguous == f_expected and r.flags.c_contiguous != f_expected
+    c = np.ascontiguousarray(a)
+    r = ndpar.evaluate("c * 3 + 1", order="K")
+    assert r.flags.c_contiguous
+    r = ndpar.evaluate("c * 3 + 1", order="F")
+    assert r.flags.f_contiguous and not r.flags.c_contiguous
+    np.testing.assert_array_equal(r, c * 3 + 1)
+    # mixed dimensions and reductions keep C order, with NumPy's values
+    v = rng.random(40)
+    r = ndpar.evaluate("a + v", order="F")
+    np.testing.assert_array_equal(r, a + v)
+    np.testing.assert_allclose(ndpar.evaluate("sum(a * b, axis=0)", order="F"),
+                               (a * b).sum(axis=0), rtol=1e-13)
+    np.testing.assert_array_equal(ndpar.evaluate("x + 1.5", local_dict={"x": a}, order="K"), a + 1.5)

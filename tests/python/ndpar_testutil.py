@@ -248,3 +248,32 @@ def check_against_numpy(name, args, kw=None, ctx=None):
         f"type {type(got)} != NumPy's {type(exp)} [{name}, {ctx}]"
     assert_same(got, exp, name, exact, maxulp, ctx)
     return got
+
+
+# ---- processes -------------------------------------------------------------------------------
+
+def run_child(fn, timeout=30.0):
+    """Runs fn() in a forked child; returns its exit code (0: fn returned
+    true, 3: false, 2: it raised) or "timeout" (the child is then killed)."""
+    import os
+    import signal
+    import time
+
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 1
+        try:
+            code = 0 if fn() else 3
+        except BaseException:
+            code = 2
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        wpid, status = os.waitpid(pid, os.WNOHANG)
+        if wpid == pid:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return "timeout"

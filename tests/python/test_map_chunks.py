@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ndpar
+from ndpar_testutil import run_child
 from ndpar._map import WorkerDiedError
 
 BACKENDS = ["threads", "processes"]
@@ -545,27 +546,6 @@ def test_concurrent_calls_from_python_threads():
         assert time.monotonic() - t0 < 5.0
 
 
-def _run_child(fn, timeout=30.0):
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            code = 0 if fn() else 3
-        except BaseException:
-            code = 2
-        finally:
-            os._exit(code)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        wpid, status = os.waitpid(pid, os.WNOHANG)
-        if wpid == pid:
-            return os.waitstatus_to_exitcode(status)
-        time.sleep(0.01)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    return "timeout"
-
-
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_fork_after_use():
     x = np.arange(3000.0)
@@ -579,7 +559,7 @@ def test_fork_after_use():
                              rolling_reference(np.mean, x, 3, None))
         return bool(ok)
 
-    assert _run_child(child) == 0
+    assert run_child(child) == 0
 
 
 def test_no_leaks_after_many_calls():

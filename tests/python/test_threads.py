@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import ndpar
+from ndpar_testutil import run_child
 
 
 # ---- settings -------------------------------------------------------------------
@@ -237,27 +238,6 @@ def test_ctrl_c_with_several_threads():
 
 # ---- fork -------------------------------------------------------------------------------
 
-def _run_child(fn, timeout=30.0):
-    pid = os.fork()
-    if pid == 0:  # child
-        code = 1
-        try:
-            code = 0 if fn() else 3
-        except BaseException:
-            code = 2
-        finally:
-            os._exit(code)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        wpid, status = os.waitpid(pid, os.WNOHANG)
-        if wpid == pid:
-            return os.waitstatus_to_exitcode(status)
-        time.sleep(0.02)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    return "timeout"
-
-
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_fork_after_use():
     x = np.linspace(-10, 10, 2_000_000)
@@ -272,7 +252,7 @@ def test_fork_after_use():
                 ok &= np.array_equal(ndpar.exp(x[:500_000]), ndpar.exp(x[:500_000]))
             return bool(ok)
 
-        assert _run_child(child) == 0
+        assert run_child(child) == 0
         # the parent's pool still works
         np.testing.assert_array_equal(ndpar.sin(x), ref)
 
@@ -293,7 +273,7 @@ def test_fork_while_another_thread_computes():
         t.start()
         try:
             time.sleep(0.05)
-            results = [_run_child(lambda: np.array_equal(ndpar.add(x, 1.0), x + 1.0))
+            results = [run_child(lambda: np.array_equal(ndpar.add(x, 1.0), x + 1.0))
                        for _ in range(3)]
         finally:
             stop.set()

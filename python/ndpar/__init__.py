@@ -32,10 +32,7 @@ Differences from NumPy, by design: there is no float16, so functions that
 NumPy computes in float16 for bool/int8/uint8 inputs are computed in
 float32; no floating-point RuntimeWarnings are issued.
 """
-from __future__ import annotations
-
-import contextlib
-from typing import Iterator
+import contextlib as _contextlib
 
 from . import _ndpar
 from ._apply import apply_indexed  # noqa: F401
@@ -82,19 +79,23 @@ mod = remainder  # noqa: F821
 pow = power  # noqa: F821
 
 
-@contextlib.contextmanager
-def threads(n: int) -> Iterator[None]:
-    """Run the enclosed block with ``n`` threads, then restore the setting.
+@_contextlib.contextmanager
+def threads(n):
+    """Run the enclosed block with at most ``n`` threads per ndpar call.
 
-    The setting is process-wide: other threads running ndpar jobs at the same
-    time also see it.
+    The limit belongs to the current context (a ``contextvars`` variable):
+    it applies to every ndpar call made by this thread, or this asyncio
+    task, inside the block, and to Python callables that ndpar runs on its
+    pool for such a call; other threads and tasks keep their own setting.
+    Blocks nest, and leaving one restores what was there before, whatever
+    other threads do meanwhile. ``set_num_threads`` sets the process
+    default, which applies where no ``threads`` block is active.
     """
-    previous = get_num_threads()
-    set_num_threads(n)
+    token = _ndpar.threads_var.set(_ndpar.check_threads(n))
     try:
         yield
     finally:
-        set_num_threads(previous)
+        _ndpar.threads_var.reset(token)
 
 
 def info() -> dict:

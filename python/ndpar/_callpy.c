@@ -144,7 +144,7 @@ static PyObject *py_run_threads(PyObject *m, PyObject *args, PyObject *kw) {
   rtjob r = {{0}, func};
   r.job.interp = PyThreadState_Get()->interp;
   if (!(r.job.ctx = PyContext_CopyCurrent())) return NULL;
-  ndp_pf_opts o = {1, 1, nthreads, job_poll, &r.job, 0.05};
+  ndp_pf_opts o = {1, 1, nthreads ? nthreads : ndpar_nthreads(), job_poll, &r.job, 0.05};
   r.job.ts = PyEval_SaveThread();
   int rc = ndp_parallel_for(n, rt_chunk, &r, &o);
   PyEval_RestoreThread(r.job.ts);
@@ -417,7 +417,7 @@ static PyObject *py_apply(PyObject *m, PyObject *args) {
   }
   ndp_status st = {0};
   st.pos = -1;
-  ndp_exec ex = {0, job_poll, &aj.job, 0.05};
+  ndp_exec ex = {ndpar_nthreads(), job_poll, &aj.job, 0.05};
   aj.job.ts = PyEval_SaveThread();
   int rc = ndp_apply((int)nargs, xp, &ia, (int64_t)k, table, &oa, dv ? PyArray_DATA(dv) : NULL, &ex, &st);
   PyEval_RestoreThread(aj.job.ts);
@@ -475,7 +475,7 @@ static PyObject *py_parallel_for(PyObject *m, PyObject *args) {
     }
   }
   pyjob job = {0};
-  ndp_pf_opts o = {0, 0, nthreads, job_poll, &job, 0.05};
+  ndp_pf_opts o = {0, 0, nthreads ? nthreads : ndpar_nthreads(), job_poll, &job, 0.05};
   ndp_status st = {0};
   job.ts = PyEval_SaveThread();
   int rc = ndp_run_kernel(n, (ndp_kernel_fn)(uintptr_t)addr, ptrs, ud, chunk, &o, &st);

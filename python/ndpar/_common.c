@@ -57,6 +57,26 @@ PyObject *ndpar_raise_status(const char *fname, int rc, const ndp_status *st) {
 
 /* ---- the GIL while a job runs --------------------------------------------- */
 
+/* ---- the per-context thread limit ----------------------------------------- */
+
+PyObject *ndpar_threads_var;
+
+int ndpar_nthreads(void) {
+  PyObject *v = NULL;
+  if (!ndpar_threads_var || PyContextVar_Get(ndpar_threads_var, NULL, &v) < 0) {
+    PyErr_Clear();
+    return 0;
+  }
+  if (!v) return 0;
+  long n = PyLong_AsLong(v);
+  Py_DECREF(v);
+  if (n < 1 || n > NDP_MAX_THREADS) {
+    PyErr_Clear();
+    return 0;
+  }
+  return (int)n;
+}
+
 int ndpar_poll_signals(void *ud, double frac) {
   ndpar_gil_poll *g = ud;
   (void)frac;

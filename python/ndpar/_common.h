@@ -30,6 +30,15 @@ typedef struct {
 } ndpar_gil_poll;
 int ndpar_poll_signals(void *ud, double frac);
 
+/* The context variable 'ndpar.threads' (an int, unset by default) that
+ * `with ndpar.threads(n)` sets: a per-context limit, so threads and asyncio
+ * tasks each have their own; Python callables on the pool run in a copy of
+ * the caller's context, so they see it too. */
+extern PyObject *ndpar_threads_var;
+/* The limit for a job started now from this context: the context's value,
+ * or 0 (the process default, ndp_get_num_threads()). Needs the GIL. */
+int ndpar_nthreads(void);
+
 /* Below this many elements the GIL is kept: the job is one inline chunk,
  * shorter than a GIL hand-off. */
 #define GIL_RELEASE_MIN 4096

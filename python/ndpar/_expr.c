@@ -199,7 +199,7 @@ static PyObject *program_run(Program *p, PyObject *args, PyObject *kw) {
     ndpar_fill_desc(out, &oa, "evaluate", "out");
   }
   ndpar_gil_poll g;
-  ndp_exec ex = {0, ndpar_poll_signals, &g, 0.05};
+  ndp_exec ex = {ndpar_nthreads(), ndpar_poll_signals, &g, 0.05};
   g.ts = PyEval_SaveThread();
   rc = ndp_expr_eval(p->e, ptrs, &oa, (ndp_casting)casting, &ex, &st);
   PyEval_RestoreThread(g.ts);

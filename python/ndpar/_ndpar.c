@@ -290,7 +290,7 @@ static PyObject *ufunc_call(PyObject *self, PyObject *const *args, Py_ssize_t na
   int64_t n = ndp_array_size(&oa);
   if (n >= GIL_RELEASE_MIN) {
     ndpar_gil_poll g;
-    ndp_exec ex = {0, ndpar_poll_signals, &g, 0.05};
+    ndp_exec ex = {ndpar_nthreads(), ndpar_poll_signals, &g, 0.05};
     g.ts = PyEval_SaveThread();
     rc = ndp_ufunc(op, in, &oa, loop, casting, &ex, &st);
     PyEval_RestoreThread(g.ts);
@@ -314,7 +314,8 @@ done:
 
 static PyObject *py_get_num_threads(PyObject *m, PyObject *unused) {
   (void)m, (void)unused;
-  return PyLong_FromLong(ndp_get_num_threads());
+  int n = ndpar_nthreads();
+  return PyLong_FromLong(n ? n : ndp_get_num_threads());
 }
 
 static PyObject *py_default_num_threads(PyObject *m, PyObject *unused) {
@@ -322,22 +323,42 @@ static PyObject *py_default_num_threads(PyObject *m, PyObject *unused) {
   return PyLong_FromLong(ndp_default_num_threads());
 }
 
+/* n as a thread count (any integer type, NumPy's included; not bool):
+ * 1 <= n <= NDP_MAX_THREADS, else TypeError/ValueError naming 'n'. */
+static int thread_count(PyObject *arg, const char *fname, long *n) {
+  if (PyBool_Check(arg) || !PyIndex_Check(arg)) {
+    PyErr_Format(PyExc_TypeError, "ndpar.%s: argument 'n' must be an int, not %.100s", fname,
+                 Py_TYPE(arg)->tp_name);
+    return -1;
+  }
+  PyObject *i = PyNumber_Index(arg);
+  if (!i) return -1;
+  int overflow = 0;
+  *n = PyLong_AsLongAndOverflow(i, &overflow);
+  Py_DECREF(i);
+  if (overflow || *n < 1 || *n > NDP_MAX_THREADS) {
+    PyErr_Format(PyExc_ValueError, "ndpar.%s: argument 'n' must be between 1 and %d, not %R",
+                 fname, NDP_MAX_THREADS, arg);
+    return -1;
+  }
+  return 0;
+}
+
 static PyObject *py_set_num_threads(PyObject *m, PyObject *arg) {
   (void)m;
-  if (!PyLong_Check(arg) || PyBool_Check(arg)) {
-    PyErr_Format(PyExc_TypeError, "ndpar.set_num_threads: argument 'n' must be an int, not %.100s",
-                 Py_TYPE(arg)->tp_name);
-    return NULL;
-  }
-  int overflow = 0;
-  long n = PyLong_AsLongAndOverflow(arg, &overflow);
-  if (overflow || n < 1 || n > NDP_MAX_THREADS) {
-    PyErr_Format(PyExc_ValueError, "ndpar.set_num_threads: argument 'n' must be between 1 and "
-                 "%d, not %R", NDP_MAX_THREADS, arg);
-    return NULL;
-  }
+  long n;
+  if (thread_count(arg, "set_num_threads", &n) < 0) return NULL;
   ndp_set_num_threads((int)n);
   Py_RETURN_NONE;
+}
+
+/* check_threads(n) -> int: n validated as set_num_threads does (for
+ * `with ndpar.threads(n)`). */
+static PyObject *py_check_threads(PyObject *m, PyObject *arg) {
+  (void)m;
+  long n;
+  if (thread_count(arg, "threads", &n) < 0) return NULL;
+  return PyLong_FromLong(n);
 }
 
 static PyObject *py_get_isa(PyObject *m, PyObject *unused) {
@@ -411,6 +432,8 @@ static PyMethodDef module_methods[] = {
      "get_num_threads() -> int: threads ndpar jobs use."},
     {"default_num_threads", py_default_num_threads, METH_NOARGS,
      "default_num_threads() -> int: NDPAR_NUM_THREADS or the CPUs this process may use."},
+    {"check_threads", py_check_threads, METH_O,
+     "check_threads(n) -> int: n validated as a thread count."},
     {"set_num_threads", py_set_num_threads, METH_O,
      "set_num_threads(n): threads for later jobs (1 <= n <= 1024)."},
     {"get_isa", py_get_isa, METH_NOARGS, "get_isa() -> str: instruction set the kernels use."},
@@ -462,6 +485,9 @@ PyMODINIT_FUNC PyInit__ndpar(void) {
   }
   if (ndpar_add_rolling(m) < 0 || ndpar_add_expr(m) < 0 || ndpar_add_callpy(m) < 0 ||
       ndpar_add_shm(m) < 0)
+    goto fail;
+  if (!(ndpar_threads_var = PyContextVar_New("ndpar.threads", NULL)) ||
+      PyModule_AddObjectRef(m, "threads_var", ndpar_threads_var) < 0)
     goto fail;
   if (PyModule_AddStringConstant(m, "__version__", ndp_version()) < 0 ||
       PyModule_AddStringConstant(m, "mathlib", ndp_mathlib()) < 0)

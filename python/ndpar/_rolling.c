@@ -163,7 +163,7 @@ static PyObject *roll_call(PyObject *self, PyObject *args, PyObject *kw) {
   int rc;
   if (ndp_array_size(&ia) >= GIL_RELEASE_MIN) {
     ndpar_gil_poll g;
-    ndp_exec ex = {0, ndpar_poll_signals, &g, 0.05};
+    ndp_exec ex = {ndpar_nthreads(), ndpar_poll_signals, &g, 0.05};
     g.ts = PyEval_SaveThread();
     rc = ndp_rolling(fn, &ia, &oa, &o, &ex, &st);
     PyEval_RestoreThread(g.ts);

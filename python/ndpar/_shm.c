@@ -95,6 +95,7 @@ static PyObject *py_shm_create(PyObject *m, PyObject *args) {
   ndp_status st = {0};
   ndp_shm *s = NULL;
   int rc;
+  if (!nthreads) nthreads = ndpar_nthreads();
   Py_BEGIN_ALLOW_THREADS
   rc = ndp_shm_create(name, dt, (int)nd, shape, touch ? 0u : NDP_SHM_NOTOUCH, nthreads, &s, &st);
   Py_END_ALLOW_THREADS

@@ -33,12 +33,22 @@ extern "C" {
   XX(EEXIST,    -17, "name already exists")                                 \
   XX(ENOENT,    -18, "no such name")
 
+/* Positions in the table: the codes run from -1 down without gaps (a
+ * static assertion in core/errors.c checks it), so the lowest code is
+ * derived from the table, never kept by hand. */
+enum ndp__errno_index {
+#define NDP__XX(name, code, msg) NDP__INDEX_##name,
+  NDP_ERRNO_MAP(NDP__XX)
+#undef NDP__XX
+  NDP__ERRNO_COUNT
+};
+
 typedef enum ndp_errno {
   NDP_OK = 0,
 #define NDP__XX(name, code, msg) NDP_##name = (code),
   NDP_ERRNO_MAP(NDP__XX)
 #undef NDP__XX
-  NDP_ERRNO_MIN = -18
+  NDP_ERRNO_MIN = -(int)NDP__ERRNO_COUNT  /* the lowest code in the table */
 } ndp_errno;
 
 /* Static message for a code ("unknown error" for anything else). */

@@ -8,6 +8,12 @@
 
 #include "core/internal.h"
 
+/* The table's codes are -1, -2, ... in order, so NDP_ERRNO_MIN covers them. */
+#define XX(name, code, msg) \
+  _Static_assert((code) == -(NDP__INDEX_##name + 1), "NDP_" #name " breaks the code sequence");
+NDP_ERRNO_MAP(XX)
+#undef XX
+
 const char *ndp_strerror(int err) {
   switch (err) {
   case 0:

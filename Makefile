@@ -64,26 +64,23 @@ test-tsan: setup
 	$(MESON) compile -C build-tsan tests/c/test_pool tests/c/test_ufunc tests/c/test_rolling tests/c/test_expr tests/c/test_shm tests/c/test_apply
 	TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 $(MESON) test -C build-tsan --print-errorlogs pool ufunc rolling expr shm apply
 
-# libFuzzer on the parsers (.npy header; expressions, with the reference
-# kernels so no SLEEF is needed): a short run from each corpus. New inputs
-# go to build-fuzz/; crashes found are added to fuzz/corpus by hand.
+# libFuzzer on every parser (.npy header, expressions, shared-segment
+# header): Meson builds the targets listed in fuzz/meson.build (clang,
+# ASan+UBSan, -fsanitize=fuzzer); each runs briefly from its corpus with a
+# fixed seed. New inputs go to build-fuzz/corpus-*; crashes found are added
+# to fuzz/corpus by hand, where meson test replays them.
 FUZZ_SECONDS ?= 20
 FUZZ_SEED ?= 1
-FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Iinclude -Isrc
+FUZZ_TARGETS := npy_header expr shm_header
 fuzz test-fuzz: setup
-	@mkdir -p build-fuzz/corpus-npy build-fuzz/corpus-expr build-fuzz/corpus-shm
-	clang $(FUZZ_CFLAGS) fuzz/fuzz_npy_header.c src/io/npy.c src/core/errors.c \
-	  src/core/alloc.c src/core/array.c -o build-fuzz/fuzz_npy_header
-	build-fuzz/fuzz_npy_header -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -timeout=5 \
-	  build-fuzz/corpus-npy fuzz/corpus/npy_header
-	clang $(FUZZ_CFLAGS) fuzz/fuzz_expr.c src/expr/*.c src/kernels/*.c \
-	  src/kernels/ref/loops_ref.c src/core/*.c src/pool/*.c -lm -lpthread -o build-fuzz/fuzz_expr
-	build-fuzz/fuzz_expr -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -timeout=5 -rss_limit_mb=4096 \
-	  build-fuzz/corpus-expr fuzz/corpus/expr
-	clang $(FUZZ_CFLAGS) fuzz/fuzz_shm_header.c src/shm/*.c src/core/*.c src/pool/*.c \
-	  -lm -lpthread -o build-fuzz/fuzz_shm_header
-	build-fuzz/fuzz_shm_header -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -timeout=5 \
-	  build-fuzz/corpus-shm fuzz/corpus/shm_header
+	@[ -f build-fuzz/build.ninja ] || CC=clang $(MESON) setup build-fuzz -Dbuildtype=debugoptimized \
+	  -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link \
+	  -Dfuzz=true -Dtests=false -Dwerror=true >/dev/null
+	$(MESON) compile -C build-fuzz $(addprefix fuzz/fuzz_,$(FUZZ_TARGETS))
+	@set -e; for t in $(FUZZ_TARGETS); do mkdir -p build-fuzz/corpus-$$t; \
+	  echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
+	  build-fuzz/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -timeout=5 \
+	    -rss_limit_mb=4096 build-fuzz/corpus-$$t fuzz/corpus/$$t; done
 
 test-py: install
 	cd tests && $(VPY) -m pytest -q -p no:cacheprovider python cli

@@ -101,6 +101,7 @@ bench: install
 	$(VPY) bench/bench_expr.py
 	$(VPY) bench/bench_apply.py
 	$(VPY) bench/bench_shared.py
+	$(VPY) bench/bench_kernels.py
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz .mesonpy-* 

@@ -12,32 +12,36 @@
 extern "C" {
 #endif
 
-/*      name        code  message                                         */
-#define NDP_ERRNO_MAP(XX)                                                   \
-  XX(EINVAL,    -1,  "invalid argument")                                    \
-  XX(ENOMEM,    -2,  "out of memory")                                       \
-  XX(ETYPE,     -3,  "unsupported dtype for this operation")                \
-  XX(ESHAPE,    -4,  "shapes do not match or cannot be broadcast")          \
-  XX(ECAST,     -5,  "cast not allowed under the casting rule")             \
-  XX(EIO,       -6,  "input/output error")                                  \
-  XX(EFORMAT,   -7,  "malformed or unsupported file")                       \
-  XX(ECANCELED, -8,  "job cancelled")                                       \
-  XX(EDOMAIN,   -9,  "value outside the operation's domain")                \
-  XX(ETHREAD,   -10, "could not start a worker thread")                     \
-  XX(ENOFUNC,   -11, "no such function")                                    \
-  XX(EOVERFLOW, -12, "size or index overflow")                              \
-  XX(EUSER,     -13, "a user callback failed")                             \
-  XX(ESYNTAX,   -14, "syntax error")                                        \
-  XX(ENAME,     -15, "unknown name")                                        \
-  XX(EINDEX,    -16, "index out of range")                                  \
-  XX(EEXIST,    -17, "name already exists")                                 \
-  XX(ENOENT,    -18, "no such name")
+/* Each code once: its value, its message, the `ndpar` command's exit
+ * status for it (2: bad usage or input, 1: a failure while running, 130:
+ * interrupted) and the Python exception class the extension raises (a
+ * builtin's name). The faces derive their mappings from these columns.
+ *      name        code  message                                        exit  Python */
+#define NDP_ERRNO_MAP(XX)                                                                 \
+  XX(EINVAL,    -1,  "invalid argument",                                   2, ValueError)        \
+  XX(ENOMEM,    -2,  "out of memory",                                      1, MemoryError)       \
+  XX(ETYPE,     -3,  "unsupported dtype for this operation",               2, TypeError)         \
+  XX(ESHAPE,    -4,  "shapes do not match or cannot be broadcast",         2, ValueError)        \
+  XX(ECAST,     -5,  "cast not allowed under the casting rule",            2, TypeError)         \
+  XX(EIO,       -6,  "input/output error",                                 2, OSError)           \
+  XX(EFORMAT,   -7,  "malformed or unsupported file",                      2, ValueError)        \
+  XX(ECANCELED, -8,  "job cancelled",                                    130, KeyboardInterrupt) \
+  XX(EDOMAIN,   -9,  "value outside the operation's domain",               2, ValueError)        \
+  XX(ETHREAD,   -10, "could not start a worker thread",                    1, RuntimeError)      \
+  XX(ENOFUNC,   -11, "no such function",                                   2, ValueError)        \
+  XX(EOVERFLOW, -12, "size or index overflow",                             2, OverflowError)     \
+  XX(EUSER,     -13, "a user callback failed",                             1, RuntimeError)      \
+  XX(ESYNTAX,   -14, "syntax error",                                       2, SyntaxError)       \
+  XX(ENAME,     -15, "unknown name",                                       2, NameError)         \
+  XX(EINDEX,    -16, "index out of range",                                 2, ValueError)        \
+  XX(EEXIST,    -17, "name already exists",                                2, FileExistsError)   \
+  XX(ENOENT,    -18, "no such name",                                       2, FileNotFoundError)
 
 /* Positions in the table: the codes run from -1 down without gaps (a
  * static assertion in core/errors.c checks it), so the lowest code is
  * derived from the table, never kept by hand. */
 enum ndp__errno_index {
-#define NDP__XX(name, code, msg) NDP__INDEX_##name,
+#define NDP__XX(name, code, msg, exit, py) NDP__INDEX_##name,
   NDP_ERRNO_MAP(NDP__XX)
 #undef NDP__XX
   NDP__ERRNO_COUNT
@@ -45,7 +49,7 @@ enum ndp__errno_index {
 
 typedef enum ndp_errno {
   NDP_OK = 0,
-#define NDP__XX(name, code, msg) NDP_##name = (code),
+#define NDP__XX(name, code, msg, exit, py) NDP_##name = (code),
   NDP_ERRNO_MAP(NDP__XX)
 #undef NDP__XX
   NDP_ERRNO_MIN = -(int)NDP__ERRNO_COUNT  /* the lowest code in the table */
@@ -55,6 +59,12 @@ typedef enum ndp_errno {
 const char *ndp_strerror(int err);
 /* Static name of a code, e.g. "NDP_EINVAL". */
 const char *ndp_err_name(int err);
+/* The command's exit status for a code: 0 for 0, the table's column for a
+ * code (130 for NDP_ECANCELED), 1 for anything else. */
+int ndp_err_exit_status(int err);
+/* The name of the Python builtin exception class for a code, e.g.
+ * "ValueError" ("RuntimeError" for an unknown code, NULL for 0). */
+const char *ndp_err_pyexc(int err);
 
 /* Filled by functions that fail: the code and a one-line message naming
  * the argument or position at fault. Callers may pass NULL. */

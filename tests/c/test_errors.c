@@ -22,6 +22,22 @@ static void test_error_table(void **state) {
   assert_string_equal(ndp_strerror(NDP_ERRNO_MIN - 1), "unknown error");
   assert_string_equal(ndp_err_name(NDP_ERRNO_MIN - 1), "NDP_EUNKNOWN");
   assert_string_equal(ndp_strerror(-9999), "unknown error");
+  /* the faces' columns */
+  assert_int_equal(ndp_err_exit_status(0), 0);
+  assert_int_equal(ndp_err_exit_status(NDP_EINVAL), 2);
+  assert_int_equal(ndp_err_exit_status(NDP_ENOMEM), 1);
+  assert_int_equal(ndp_err_exit_status(NDP_ECANCELED), 130);
+  assert_int_equal(ndp_err_exit_status(-9999), 1);
+  assert_null(ndp_err_pyexc(0));
+  assert_string_equal(ndp_err_pyexc(NDP_ESYNTAX), "SyntaxError");
+  assert_string_equal(ndp_err_pyexc(NDP_ENAME), "NameError");
+  assert_string_equal(ndp_err_pyexc(NDP_ECAST), "TypeError");
+  assert_string_equal(ndp_err_pyexc(-9999), "RuntimeError");
+  for (int c = -1; c >= NDP_ERRNO_MIN; c--) {
+    int x = ndp_err_exit_status(c);
+    assert_true(x == 1 || x == 2 || x == 130);
+    assert_non_null(ndp_err_pyexc(c));
+  }
   assert_string_equal(ndp_strerror(42), "unknown error");
 }
 

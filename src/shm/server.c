@@ -10,7 +10,9 @@
  * the listening sockets plus an eventfd that wakes it when the set
  * changes; on a connection it checks the peer's uid (SO_PEERCRED) and
  * sends the segment's memfd (SCM_RIGHTS) with NDP__SHM_HELLO, then hangs
- * up. It starts with the first served name and is joined when the last
+ * up. A name that is taken is reported with its holder: create connects
+ * to it and names the listening process from SO_PEERCRED (taken()). It
+ * starts with the first served name and is joined when the last
  * one is unpublished, so a process that closed its segments has no extra
  * thread or descriptor (leak checkers and fd-counting tests see nothing).
  *

@@ -16,7 +16,14 @@
  * attaching process (SCM_RIGHTS) after checking its user id. So the name
  * disappears when the creator unpublishes or closes the segment, or exits
  * in any way (a crash included): nothing is left in /dev/shm or any file
- * system, and an attaching process never removes the name. Processes that
+ * system, and an attaching process never removes the name. The socket
+ * address carries the effective uid ("\0ndpar/<uid>/<name>"), so users
+ * have separate namespaces and one user's names never collide with
+ * another's; the attacher also checks the server's uid. An abstract name
+ * has no permissions, though: a hostile local user who binds the exact
+ * address of a name first makes ndp_shm_create fail (NDP_EEXIST, with a
+ * message naming that process and its uid); it can never serve memory to
+ * an attacher. Processes that
  * attached keep their mapping until they close it; the memory is freed
  * when the last mapping and descriptor are gone. A child forked from the
  * creator does not serve the name. The server thread exists only while
@@ -45,6 +52,11 @@ typedef struct ndp_shm ndp_shm;
 /* Names: 1 to 200 characters from [A-Za-z0-9._-]. */
 #define NDP_SHM_NAME_MAX 200
 
+/* Checks a name (see above): 0, or NDP_EINVAL with a message saying what
+ * is wrong (empty, too long, the first bad character). name NULL:
+ * NDP_EINVAL. */
+int ndp_shm_check_name(const char *name, ndp_status *st);
+
 /* Flags for ndp_shm_create. */
 #define NDP_SHM_NOTOUCH 1u  /* do not touch the pages now (they are zero
                                anyway; first use faults them in) */
@@ -72,6 +84,15 @@ int ndp_shm_create(const char *name, ndp_dtype dtype, int ndim,
  * NDP_EIO (no answer in time, the name is served by another user, or a
  * system call failed). */
 int ndp_shm_attach(const char *name, ndp_shm **out, ndp_status *st);
+
+/* Like ndp_shm_attach, and interruptible: while it waits for the creator
+ * (connecting, then receiving), it wakes about every 50 ms and calls
+ * interrupt(ctx) (NULL: never); a non-zero return stops the wait at once
+ * with NDP_ECANCELED. The 5 s overall limit is unchanged. interrupt is
+ * called from the calling thread (a language binding can check its
+ * signals there, e.g. Python's PyErr_CheckSignals with the GIL). */
+int ndp_shm_attach_ex(const char *name, int (*interrupt)(void *ctx),
+                      void *ctx, ndp_shm **out, ndp_status *st);
 
 /* The array (valid until ndp_shm_close). Always C-contiguous, aligned to
  * at least 64 bytes, writable. */

@@ -4,7 +4,10 @@
  * _ndpar.Segment wraps one ndp_shm. Arrays made by Segment.array() hold a
  * reference to it (their base), so the memory stays mapped while any view
  * exists; unpublish() only withdraws the name. The mapping is released
- * when the segment object and every array on it are gone.
+ * when the segment object and every array on it are gone. Names are
+ * checked by the library's rule before anything else (ValueError naming
+ * 'name'); attach waits with the GIL released but wakes every 50 ms to
+ * run the signal handlers, so Ctrl-C interrupts it.
  */
 #define NO_IMPORT_ARRAY
 #include "_common.h"
@@ -50,6 +53,33 @@ static PyObject *wrap(PyTypeObject *type, ndp_shm *s) {
 
 static PyTypeObject SegmentType;
 
+/* The UTF-8 bytes of a segment name, checked by the library's rule
+ * (ndp_shm_check_name): a new reference, or NULL with TypeError (not a
+ * str) or ValueError naming 'name'. Lone surrogates are encoded as such
+ * ("surrogatepass") so that they fail the rule like any other character
+ * outside A-Z a-z 0-9 . _ - rather than as a UnicodeEncodeError. */
+static PyObject *name_bytes(PyObject *obj) {
+  if (!PyUnicode_Check(obj)) {
+    PyErr_Format(PyExc_TypeError, "ndpar: 'name' must be a str, got %s", Py_TYPE(obj)->tp_name);
+    return NULL;
+  }
+  PyObject *b = PyUnicode_AsEncodedString(obj, "utf-8", "surrogatepass");
+  if (!b) return NULL;
+  const char *name = PyBytes_AS_STRING(b);
+  if ((size_t)PyBytes_GET_SIZE(b) != strlen(name)) {
+    Py_DECREF(b);
+    PyErr_SetString(PyExc_ValueError, "ndpar: 'name' must not contain NUL characters");
+    return NULL;
+  }
+  ndp_status st = {0};
+  if (ndp_shm_check_name(name, &st) != 0) {
+    Py_DECREF(b);
+    PyErr_Format(PyExc_ValueError, "ndpar: 'name' %R is not a valid name: %s", obj, st.msg);
+    return NULL;
+  }
+  return b;
+}
+
 /* shm_create(name or None, shape: tuple of int, typenum, touch, nthreads) */
 static PyObject *py_shm_create(PyObject *m, PyObject *args) {
   (void)m;
@@ -58,20 +88,6 @@ static PyObject *py_shm_create(PyObject *m, PyObject *args) {
   if (!PyArg_ParseTuple(args, "OO!ipi:shm_create", &name_obj, &PyTuple_Type, &shape_obj, &typenum,
                         &touch, &nthreads))
     return NULL;
-  const char *name = NULL;
-  if (name_obj != Py_None) {
-    if (!PyUnicode_Check(name_obj)) {
-      PyErr_SetString(PyExc_TypeError, "ndpar: 'name' must be a str");
-      return NULL;
-    }
-    Py_ssize_t len;
-    name = PyUnicode_AsUTF8AndSize(name_obj, &len);
-    if (!name) return NULL;
-    if ((size_t)len != strlen(name)) {
-      PyErr_SetString(PyExc_ValueError, "ndpar: 'name' must not contain NUL characters");
-      return NULL;
-    }
-  }
   Py_ssize_t nd = PyTuple_GET_SIZE(shape_obj);
   if (nd > NDP_MAXDIMS) {
     PyErr_Format(PyExc_ValueError, "ndpar: 'shape' has %zd dimensions (at most %d)", nd, NDP_MAXDIMS);
@@ -92,6 +108,9 @@ static PyObject *py_shm_create(PyObject *m, PyObject *args) {
                     "ndpar: 'dtype' must be bool, int8..int64, uint8..uint64, float32 or float64");
     return NULL;
   }
+  PyObject *name_b = NULL;
+  if (name_obj != Py_None && !(name_b = name_bytes(name_obj))) return NULL;
+  const char *name = name_b ? PyBytes_AS_STRING(name_b) : NULL;
   ndp_status st = {0};
   ndp_shm *s = NULL;
   int rc;
@@ -99,20 +118,38 @@ static PyObject *py_shm_create(PyObject *m, PyObject *args) {
   Py_BEGIN_ALLOW_THREADS
   rc = ndp_shm_create(name, dt, (int)nd, shape, touch ? 0u : NDP_SHM_NOTOUCH, nthreads, &s, &st);
   Py_END_ALLOW_THREADS
+  Py_XDECREF(name_b);
   if (rc) return raise_shm(rc, &st);
   return wrap(&SegmentType, s);
 }
 
-static PyObject *py_shm_attach(PyObject *m, PyObject *args) {
+/* The interrupt callback of ndp_shm_attach_ex: takes the GIL back for a
+ * moment and runs the signal handlers (Ctrl-C: KeyboardInterrupt), so an
+ * attach to a creator that does not answer can be interrupted. */
+typedef struct {
+  PyThreadState *ts;
+} attach_ctx;
+
+static int attach_interrupted(void *vctx) {
+  attach_ctx *c = vctx;
+  PyEval_RestoreThread(c->ts);
+  int r = PyErr_CheckSignals();
+  c->ts = PyEval_SaveThread();
+  return r < 0;
+}
+
+static PyObject *py_shm_attach(PyObject *m, PyObject *arg) {
   (void)m;
-  const char *name;
-  if (!PyArg_ParseTuple(args, "s:shm_attach", &name)) return NULL;
+  PyObject *name_b = name_bytes(arg);
+  if (!name_b) return NULL;
   ndp_status st = {0};
   ndp_shm *s = NULL;
-  int rc;
-  Py_BEGIN_ALLOW_THREADS
-  rc = ndp_shm_attach(name, &s, &st);
-  Py_END_ALLOW_THREADS
+  attach_ctx ctx;
+  ctx.ts = PyEval_SaveThread();
+  int rc = ndp_shm_attach_ex(PyBytes_AS_STRING(name_b), attach_interrupted, &ctx, &s, &st);
+  PyEval_RestoreThread(ctx.ts);
+  Py_DECREF(name_b);
+  if (rc == NDP_ECANCELED && PyErr_Occurred()) return NULL; /* the handler's exception */
   if (rc) return raise_shm(rc, &st);
   return wrap(&SegmentType, s);
 }
@@ -208,7 +245,7 @@ static PyObject *py_prefault(PyObject *m, PyObject *arg) {
 
 static PyMethodDef shm_methods[] = {
     {"shm_create", py_shm_create, METH_VARARGS, "shm_create(name, shape, typenum, touch, nthreads)"},
-    {"shm_attach", py_shm_attach, METH_VARARGS, "shm_attach(name)"},
+    {"shm_attach", py_shm_attach, METH_O, "shm_attach(name): Ctrl-C interrupts the wait"},
     {"prefault", py_prefault, METH_O, "prefault(array): map its pages now (best effort)"},
     {NULL, NULL, 0, NULL}};
 

@@ -10,7 +10,9 @@
  * the listening sockets plus an eventfd that wakes it when the set
  * changes; on a connection it checks the peer's uid (SO_PEERCRED) and
  * sends the segment's memfd (SCM_RIGHTS) with NDP__SHM_HELLO, then hangs
- * up. It starts with the first served name and is joined when the last
+ * up. A name that is taken is reported with its holder: create connects
+ * to it and names the listening process from SO_PEERCRED (taken()). It
+ * starts with the first served name and is joined when the last
  * one is unpublished, so a process that closed its segments has no extra
  * thread or descriptor (leak checkers and fd-counting tests see nothing).
  *
@@ -35,6 +37,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -314,6 +317,40 @@ static void install_atfork(void) {
 
 /* ---- publish / unpublish ------------------------------------------------ */
 
+/* Why the address of `name` is taken: connects to it (without waiting:
+ * a listening socket completes the connection from its backlog) and asks
+ * the kernel who listens (SO_PEERCRED). Sets the NDP_EEXIST message. */
+static int taken(const char *name, const struct sockaddr_un *sa,
+                 socklen_t len, ndp_status *st) {
+  int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (c < 0)
+    return ndp__fail(st, NDP_EEXIST, "shared array name '%s' already "
+                     "exists", name);
+  int rc = connect(c, (const struct sockaddr *)sa, len);
+  int e = errno;
+  struct ucred cr;
+  socklen_t crlen = sizeof cr;
+  bool known = rc == 0 &&
+               getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0 &&
+               crlen == sizeof cr;
+  close(c);
+  if (known && cr.uid == geteuid())
+    return ndp__fail(st, NDP_EEXIST, "shared array name '%s' is already "
+                     "used by process %ld", name, (long)cr.pid);
+  if (known)
+    return ndp__fail(st, NDP_EEXIST, "shared array name '%s' is held by "
+                     "process %ld of another user (uid %lu): abstract socket "
+                     "names cannot be protected, choose another name", name,
+                     (long)cr.pid, (unsigned long)cr.uid);
+  if (rc != 0 && e == ECONNREFUSED)
+    return ndp__fail(st, NDP_EEXIST, "shared array name '%s' is already "
+                     "bound by a process that does not serve it (yet: it "
+                     "may be creating it right now)", name);
+  return ndp__fail(st, NDP_EEXIST, "shared array name '%s' already exists "
+                   "(the holder does not answer: %s)", name,
+                   rc == 0 ? "unknown peer" : strerror(e));
+}
+
 int ndp__shm_bind(ndp_shm *s, ndp_status *st) {
   pthread_once(&atfork_once, install_atfork);
   struct sockaddr_un sa;
@@ -329,8 +366,7 @@ int ndp__shm_bind(ndp_shm *s, ndp_status *st) {
     int e = errno;
     close(fd);
     if (e == EADDRINUSE)
-      rc = ndp__fail(st, NDP_EEXIST, "shared array name '%s' already exists",
-                     s->name);
+      rc = NDP_EEXIST; /* the message after unlocking: see taken() */
     else
       rc = ndp__fail(st, e == ENOMEM ? NDP_ENOMEM : NDP_EIO,
                      "binding shared array name '%s': %s", s->name, strerror(e));
@@ -341,6 +377,7 @@ int ndp__shm_bind(ndp_shm *s, ndp_status *st) {
     link_locked(s);
   }
   pthread_mutex_unlock(&S.mu);
+  if (rc == NDP_EEXIST) rc = taken(s->name, &sa, len, st);
   return rc;
 }
 

@@ -16,20 +16,23 @@
  * A named segment's name is bound before the memory is built (so a taken
  * name fails at once) and served once the header is written (server.c).
  * attach: connect to the name, receive the memfd, map it and check the
- * header as untrusted input (shm_internal.h).
+ * header as untrusted input (shm_internal.h). The socket is non-blocking
+ * and every wait is a poll of at most 50 ms, between which the caller's
+ * interrupt callback runs (ndp_shm_attach_ex), within a 5 s overall limit.
  *
  * Thread-safety: create/attach/close from any thread; a handle must not
  * be closed while another thread uses it.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
-#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shm/shm_internal.h"
@@ -46,7 +49,8 @@ _Static_assert(sizeof(ndp__shm_header) <= NDP__SHM_DATA_OFFSET,
 
 /* ---- validation --------------------------------------------------------- */
 
-static int check_name(const char *name, ndp_status *st) {
+int ndp_shm_check_name(const char *name, ndp_status *st) {
+  if (!name) return ndp__fail(st, NDP_EINVAL, "shared array name is NULL");
   size_t n = 0;
   for (; name[n]; n++) {
     char c = name[n];
@@ -220,7 +224,7 @@ int ndp_shm_create(const char *name, ndp_dtype dtype, int ndim,
   if (!out) return ndp__fail(st, NDP_EINVAL, "out is NULL");
   *out = NULL;
   int rc;
-  if (name && (rc = check_name(name, st)) != 0) return rc;
+  if (name && (rc = ndp_shm_check_name(name, st)) != 0) return rc;
   if (ndp_dtype_size(dtype) == 0)
     return ndp__fail(st, NDP_EINVAL, "invalid dtype %d", (int)dtype);
   if (ndim < 0 || ndim > NDP_MAXDIMS)
@@ -262,46 +266,103 @@ err:
 
 /* ---- attach ------------------------------------------------------------- */
 
-/* Receives the memfd on connected socket c. Returns it or a negative code. */
-static int receive_fd(int c, const char *name, ndp_status *st) {
-  char hello[8];
-  union {
-    struct cmsghdr h;
-    char b[CMSG_SPACE(4 * sizeof(int))]; /* room to see (and close) extras */
-  } ctl;
-  struct iovec iov = {hello, sizeof hello};
-  struct msghdr m = {0};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = ctl.b;
-  m.msg_controllen = sizeof ctl.b;
-  ssize_t r;
-  while ((r = recvmsg(c, &m, MSG_CMSG_CLOEXEC | MSG_WAITALL)) < 0 && errno == EINTR) {
-  }
-  int e = errno;
-  int fd = -1, nfds = 0;
-  if (r >= 0)
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
-      if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
-      size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < k; i++) {
-        int got;
-        memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof got);
-        if (nfds++ == 0) fd = got;
-        else close(got);
-      }
-    }
-  if (r < 0 && (e == EAGAIN || e == EWOULDBLOCK))
+/* The wait for the creator: a deadline, checked in slices of SLICE_MS so
+ * that the caller's interrupt callback runs promptly. */
+#define SLICE_MS 50
+
+typedef struct {
+  struct timespec deadline;
+  int (*interrupt)(void *);
+  void *ctx;
+} waiter;
+
+static int64_t ms_left(const waiter *w) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (int64_t)(w->deadline.tv_sec - now.tv_sec) * 1000 +
+         (w->deadline.tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/* Waits up to one slice for events on fd (fd < 0: just sleeps). Returns
+ * 1 when fd is ready, 0 after a quiet slice, NDP_ECANCELED when the
+ * callback asked to stop, NDP_EIO when the deadline passed. */
+static int wait_slice(waiter *w, int fd, short events, const char *name,
+                      ndp_status *st) {
+  if (w->interrupt && w->interrupt(w->ctx))
+    return ndp__fail(st, NDP_ECANCELED, "attaching shared array '%s' was "
+                     "interrupted", name);
+  int64_t left = ms_left(w);
+  if (left <= 0)
     return ndp__fail(st, NDP_EIO, "no answer from the creator of shared "
                      "array '%s' within %d s", name, ATTACH_TIMEOUT_S);
-  if (r == 0 || (r < 0 && e == ECONNRESET))
-    return ndp__fail(st, NDP_ENOENT, "no shared array named '%s' (its "
-                     "creator closed it)", name);
-  if (r < 0)
-    return ndp__fail(st, NDP_EIO, "receiving shared array '%s': %s", name,
-                     strerror(e));
-  if (r != (ssize_t)sizeof hello || memcmp(hello, NDP__SHM_HELLO, sizeof hello) ||
-      nfds != 1 || (m.msg_flags & MSG_CTRUNC)) {
+  struct pollfd p = {fd, events, 0};
+  int r = poll(fd >= 0 ? &p : NULL, fd >= 0 ? 1 : 0,
+               (int)(left < SLICE_MS ? left : SLICE_MS));
+  return r > 0 ? 1 : 0; /* EINTR: a quiet slice; the callback runs next */
+}
+
+/* Takes the descriptors out of a received message: the first in *fd (if
+ * *fd < 0), the others closed; counts them in *nfds. */
+static void take_fds(struct msghdr *m, int *fd, int *nfds) {
+  for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR(m, cm)) {
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+    size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < k; i++) {
+      int got;
+      memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof got);
+      if (*fd < 0) *fd = got;
+      else close(got);
+      (*nfds)++;
+    }
+  }
+}
+
+/* Receives the memfd on connected non-blocking socket c. Returns it or a
+ * negative code. */
+static int receive_fd(int c, waiter *w, const char *name, ndp_status *st) {
+  char hello[8];
+  size_t got = 0;
+  int fd = -1, nfds = 0, trunc = 0;
+  while (got < sizeof hello) {
+    union {
+      struct cmsghdr h;
+      char b[CMSG_SPACE(4 * sizeof(int))]; /* room to see (and close) extras */
+    } ctl;
+    struct iovec iov = {hello + got, sizeof hello - got};
+    struct msghdr m = {0};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl.b;
+    m.msg_controllen = sizeof ctl.b;
+    ssize_t r = recvmsg(c, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (r > 0) {
+      take_fds(&m, &fd, &nfds);
+      trunc |= (m.msg_flags & MSG_CTRUNC) != 0;
+      got += (size_t)r;
+      continue;
+    }
+    int e = errno;
+    if (r < 0 && e == EINTR) continue;
+    if (r < 0 && (e == EAGAIN || e == EWOULDBLOCK)) {
+      int rc = wait_slice(w, c, POLLIN, name, st);
+      if (rc >= 0) continue;
+      if (fd >= 0) close(fd);
+      return rc;
+    }
+    if (fd >= 0) close(fd);
+    if (r == 0 && got == 0) /* hung up without a word */
+      return ndp__fail(st, NDP_ENOENT, "no shared array named '%s' (its "
+                       "creator closed it)", name);
+    if (r < 0 && e == ECONNRESET)
+      return ndp__fail(st, NDP_ENOENT, "no shared array named '%s' (its "
+                       "creator closed it)", name);
+    if (r < 0)
+      return ndp__fail(st, NDP_EIO, "receiving shared array '%s': %s", name,
+                       strerror(e));
+    break; /* EOF after a partial hello */
+  }
+  if (got != sizeof hello || memcmp(hello, NDP__SHM_HELLO, sizeof hello) ||
+      nfds != 1 || trunc) {
     if (fd >= 0) close(fd);
     return ndp__fail(st, NDP_EFORMAT, "'%s' is not served as an ndpar "
                      "shared array", name);
@@ -309,18 +370,32 @@ static int receive_fd(int c, const char *name, ndp_status *st) {
   return fd;
 }
 
-/* Connects to the name and returns the segment's memfd, or a negative code. */
-static int fetch_fd(const char *name, ndp_status *st) {
+/* Connects to the name and returns the segment's memfd, or a negative
+ * code. The socket is non-blocking: every wait is a slice of wait_slice. */
+static int fetch_fd(const char *name, int (*interrupt)(void *), void *ctx,
+                    ndp_status *st) {
+  waiter w = {{0, 0}, interrupt, ctx};
+  clock_gettime(CLOCK_MONOTONIC, &w.deadline);
+  w.deadline.tv_sec += ATTACH_TIMEOUT_S;
   struct sockaddr_un sa;
   socklen_t len;
   ndp__shm_address(name, &sa, &len);
-  int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (c < 0) return sys_fail(st, errno, "socket", name);
-  struct timeval tv = {ATTACH_TIMEOUT_S, 0};
-  (void)setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  (void)setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   int rc;
-  while ((rc = connect(c, (struct sockaddr *)&sa, len)) != 0 && errno == EINTR) {
+  /* a unix stream connect completes at once or fails with EAGAIN (the
+   * creator's backlog is full: it does not accept): retry in slices */
+  while ((rc = connect(c, (struct sockaddr *)&sa, len)) != 0 &&
+         (errno == EINTR || errno == EAGAIN)) {
+    if (errno == EINTR) continue;
+    int w_rc = wait_slice(&w, -1, 0, name, st);
+    if (w_rc < 0) {
+      close(c);
+      if (w_rc == NDP_EIO)
+        return ndp__fail(st, NDP_EIO, "the creator of shared array '%s' "
+                         "does not answer", name);
+      return w_rc;
+    }
   }
   if (rc != 0) {
     int e = errno;
@@ -328,21 +403,23 @@ static int fetch_fd(const char *name, ndp_status *st) {
     if (e == ECONNREFUSED || e == ENOENT)
       return ndp__fail(st, NDP_ENOENT, "no shared array named '%s' (never "
                        "created, or its creator closed it or exited)", name);
-    if (e == EAGAIN || e == ETIMEDOUT)
-      return ndp__fail(st, NDP_EIO, "the creator of shared array '%s' does "
-                       "not answer", name);
     return sys_fail(st, e, "connect", name);
   }
   /* anyone can bind an abstract name: only trust our own user */
   struct ucred cr;
   socklen_t crlen = sizeof cr;
-  if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) != 0 ||
-      crlen != sizeof cr || cr.uid != geteuid()) {
+  bool known = getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0 &&
+               crlen == sizeof cr;
+  if (!known || cr.uid != geteuid()) {
     close(c);
+    if (known)
+      return ndp__fail(st, NDP_EIO, "shared array name '%s' is served by "
+                       "process %ld of another user (uid %lu)", name,
+                       (long)cr.pid, (unsigned long)cr.uid);
     return ndp__fail(st, NDP_EIO, "shared array name '%s' is served by "
                      "another user", name);
   }
-  int fd = receive_fd(c, name, st);
+  int fd = receive_fd(c, &w, name, st);
   close(c);
   return fd;
 }
@@ -402,14 +479,18 @@ static int map_attached(ndp_shm *s, int fd, const char *name, ndp_status *st) {
 }
 
 int ndp_shm_attach(const char *name, ndp_shm **out, ndp_status *st) {
+  return ndp_shm_attach_ex(name, NULL, NULL, out, st);
+}
+
+int ndp_shm_attach_ex(const char *name, int (*interrupt)(void *ctx),
+                      void *ctx, ndp_shm **out, ndp_status *st) {
   if (!out) return ndp__fail(st, NDP_EINVAL, "out is NULL");
   *out = NULL;
-  if (!name) return ndp__fail(st, NDP_EINVAL, "shared array name is NULL");
-  int rc = check_name(name, st);
+  int rc = ndp_shm_check_name(name, st);
   if (rc != 0) return rc;
   ndp_shm *s = new_handle(name);
   if (!s) return ndp__fail(st, NDP_ENOMEM, "out of memory");
-  int fd = fetch_fd(name, st);
+  int fd = fetch_fd(name, interrupt, ctx, st);
   if (fd < 0) {
     ndp__free(s);
     return fd;

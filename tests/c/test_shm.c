@@ -4,7 +4,9 @@
  * their creator (close, SIGKILL, not kept by a forked child), argument
  * checks, zero-size arrays, out-of-memory injection, descriptors never
  * leaked, bogus segments served by a test-only server (NDP_EFORMAT, no
- * crash), and concurrent create/attach/close (also run under TSan).
+ * crash), concurrent create/attach/close (also run under TSan), the
+ * holder of a taken name named in the error, and attach interrupted by
+ * its callback while a server does not answer.
  *
  * Children report through their exit status and leave with _exit().
  */
@@ -176,7 +178,9 @@ static void test_named_same_process(void **state) {
   assert_int_equal(ndp_shm_create(name, NDP_INT8, 0, NULL, 0, 0, &dup, &st), NDP_EEXIST);
   assert_null(dup);
   assert_int_equal(st.code, NDP_EEXIST);
-  assert_non_null(strstr(st.msg, "already exists"));
+  char want[64]; /* this process holds it, and is named */
+  snprintf(want, sizeof want, "already used by process %ld", (long)getpid());
+  assert_non_null(strstr(st.msg, want));
 
   /* closing an attached handle does not unpublish */
   ndp_shm_close(a);
@@ -549,14 +553,18 @@ static void test_bogus_segments(void **state) {
     assert_true(b.lfd >= 0);
     assert_int_equal(bind(b.lfd, (struct sockaddr *)&sa, len), 0);
     assert_int_equal(listen(b.lfd, 4), 0);
-    /* a name served by someone else is taken */
     ndp_shm *s = NULL;
-    assert_int_equal(ndp_shm_create(name, NDP_INT8, 0, NULL, 0, 0, &s, NULL), NDP_EEXIST);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, bogus_main, &b), 0);
     ndp_status st;
     int rc = ndp_shm_attach(name, &s, &st);
     pthread_join(t, NULL);
+    /* a name served by someone else is taken (after the one-shot server
+     * answered: create's probe of the holder would be its one client) */
+    ndp_shm *x = NULL;
+    ndp_status xst;
+    assert_int_equal(ndp_shm_create(name, NDP_INT8, 0, NULL, 0, 0, &x, &xst), NDP_EEXIST);
+    assert_null(x);
     close(b.lfd);
     if (k == B_VALID) {
       assert_int_equal(rc, 0);
@@ -571,6 +579,148 @@ static void test_bogus_segments(void **state) {
     }
   }
   assert_int_equal(count_fds(), before);
+}
+
+/* ---- who holds a name; interrupting attach ----------------------------- */
+
+/* A socket bound to name's address; listening with `backlog` unless < 0. */
+static int squat(const char *name, int backlog) {
+  struct sockaddr_un sa;
+  socklen_t len;
+  ndp__shm_address(name, &sa, &len);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(fd >= 0);
+  assert_int_equal(bind(fd, (struct sockaddr *)&sa, len), 0);
+  if (backlog >= 0) assert_int_equal(listen(fd, backlog), 0);
+  return fd;
+}
+
+static void test_taken_name_names_holder(void **state) {
+  (void)state;
+  int64_t n = 4;
+  ndp_shm *s = NULL;
+  ndp_status st;
+  char want[64];
+  /* held by a listening socket of this process: its pid is named */
+  const char *name = uname_("held", 0);
+  int fd = squat(name, 4);
+  assert_int_equal(ndp_shm_create(name, NDP_INT8, 1, &n, 0, 0, &s, &st), NDP_EEXIST);
+  assert_null(s);
+  snprintf(want, sizeof want, "already used by process %ld", (long)getpid());
+  if (!strstr(st.msg, want)) print_error("%s\n", st.msg);
+  assert_non_null(strstr(st.msg, want));
+  assert_non_null(strstr(st.msg, name));
+  close(fd);
+  /* bound but not listening (a creator between bind and serve) */
+  name = uname_("held", 1);
+  fd = squat(name, -1);
+  assert_int_equal(ndp_shm_create(name, NDP_INT8, 1, &n, 0, 0, &s, &st), NDP_EEXIST);
+  assert_non_null(strstr(st.msg, "does not serve it"));
+  close(fd);
+  /* an ndpar creator in another process: that process is named */
+  name = uname_("held", 2);
+  int up[2], down[2];
+  assert_int_equal(pipe(up), 0);
+  assert_int_equal(pipe(down), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    ndp_shm *c = NULL;
+    int rc = ndp_shm_create(name, NDP_INT8, 1, &n, 0, 1, &c, NULL);
+    char ok = rc == 0 ? 'y' : 'n', buf;
+    if (write(up[1], &ok, 1) != 1 || read(down[0], &buf, 1) < 0) _exit(3);
+    ndp_shm_close(c);
+    _exit(rc == 0 ? 0 : 2);
+  }
+  char ok = 0;
+  assert_int_equal(read(up[0], &ok, 1), 1);
+  assert_int_equal(ok, 'y');
+  int rc = ndp_shm_create(name, NDP_INT8, 1, &n, 0, 0, &s, &st);
+  assert_int_equal(write(down[1], "x", 1), 1);
+  assert_int_equal(wait_child(pid), 0);
+  assert_int_equal(rc, NDP_EEXIST);
+  snprintf(want, sizeof want, "already used by process %ld", (long)pid);
+  assert_non_null(strstr(st.msg, want));
+  close(up[0]); close(up[1]); close(down[0]); close(down[1]);
+  /* and once the holder is gone the name is free */
+  assert_int_equal(ndp_shm_create(name, NDP_INT8, 1, &n, 0, 0, &s, &st), 0);
+  ndp_shm_close(s);
+}
+
+typedef struct {
+  int calls, stop_at;
+} intr_ctx;
+
+static int intr_cb(void *v) {
+  intr_ctx *c = v;
+  return ++c->calls >= c->stop_at;
+}
+
+static void test_attach_interrupted(void **state) {
+  (void)state;
+  int before = count_fds();
+  ndp_shm *s = (ndp_shm *)(uintptr_t)1;
+  ndp_status st;
+  /* a server that never answers: connected from its backlog, no reply */
+  const char *name = uname_("mute", 0);
+  int fd = squat(name, 4);
+  intr_ctx c = {0, 3};
+  assert_int_equal(ndp_shm_attach_ex(name, intr_cb, &c, &s, &st), NDP_ECANCELED);
+  assert_null(s);
+  assert_int_equal(c.calls, 3);
+  assert_non_null(strstr(st.msg, "interrupted"));
+  close(fd);
+  /* a full backlog: connect itself waits (EAGAIN) and is interrupted */
+  name = uname_("mute", 1);
+  fd = squat(name, 0);
+  struct sockaddr_un sa;
+  socklen_t len;
+  ndp__shm_address(name, &sa, &len);
+  int fill[4], nfill = 0;
+  for (; nfill < 4; nfill++) {
+    fill[nfill] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (connect(fill[nfill], (struct sockaddr *)&sa, len) != 0) {
+      assert_int_equal(errno, EAGAIN);
+      close(fill[nfill]);
+      break;
+    }
+  }
+  assert_true(nfill < 4); /* the backlog filled up */
+  c = (intr_ctx){0, 2};
+  assert_int_equal(ndp_shm_attach_ex(name, intr_cb, &c, &s, &st), NDP_ECANCELED);
+  assert_int_equal(c.calls, 2);
+  for (int i = 0; i < nfill; i++) close(fill[i]);
+  close(fd);
+  /* a callback that never stops: a live segment attaches as usual */
+  int64_t n = 3;
+  ndp_shm *cr = NULL;
+  name = uname_("mute", 2);
+  assert_int_equal(ndp_shm_create(name, NDP_INT32, 1, &n, 0, 1, &cr, NULL), 0);
+  c = (intr_ctx){0, 1 << 30};
+  assert_int_equal(ndp_shm_attach_ex(name, intr_cb, &c, &s, &st), 0);
+  assert_int_equal(ndp_shm_array(s)->shape[0], 3);
+  ndp_shm_close(s);
+  ndp_shm_close(cr);
+  assert_int_equal(count_fds(), before);
+}
+
+static void test_check_name(void **state) {
+  (void)state;
+  ndp_status st;
+  assert_int_equal(ndp_shm_check_name("ok-Name_1.x", &st), 0);
+  assert_int_equal(ndp_shm_check_name(NULL, &st), NDP_EINVAL);
+  assert_int_equal(ndp_shm_check_name("", &st), NDP_EINVAL);
+  assert_non_null(strstr(st.msg, "empty"));
+  assert_int_equal(ndp_shm_check_name("a\xed\xb3\xbf", &st), NDP_EINVAL); /* a + U+DCFF */
+  assert_non_null(strstr(st.msg, "character 2 (0xed)"));
+  char name[NDP_SHM_NAME_MAX + 2];
+  memset(name, 'n', sizeof name);
+  name[NDP_SHM_NAME_MAX] = '\0';
+  assert_int_equal(ndp_shm_check_name(name, &st), 0);
+  name[NDP_SHM_NAME_MAX] = 'n';
+  name[NDP_SHM_NAME_MAX + 1] = '\0';
+  assert_int_equal(ndp_shm_check_name(name, &st), NDP_EINVAL);
+  assert_non_null(strstr(st.msg, "longer than"));
 }
 
 /* ---- threads ------------------------------------------------------------ */
@@ -665,6 +815,9 @@ int main(void) {
       cmocka_unit_test(test_alloc_failures),
       cmocka_unit_test(test_bogus_segments),
       cmocka_unit_test(test_concurrent_threads),
+      cmocka_unit_test(test_taken_name_names_holder),
+      cmocka_unit_test(test_attach_interrupted),
+      cmocka_unit_test(test_check_name),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   ndp_shutdown();

@@ -126,6 +126,7 @@ def test_create_attach_same_process():
         np.testing.assert_array_equal(t.array, s.array)
         t.array[5, 1] = -7
         assert s.array[5, 1] == -7
+        sa, ta = s.array, t.array
         t.close()
         # an attached close never removes the name
         u = ndpar.SharedArray.attach(name)
@@ -135,9 +136,11 @@ def test_create_attach_same_process():
     assert s.closed
     with pytest.raises(FileNotFoundError, match=name):
         ndpar.SharedArray.attach(name)
-    # arrays stay valid after close
-    assert s.array[5, 1] == -7 and t.array[5, 1] == -7
+    # arrays taken before close stay valid; the closed objects refuse use
+    assert sa[5, 1] == -7 and ta[5, 1] == -7
     assert "SharedArray(" in repr(s)
+    with pytest.raises(ValueError, match="closed"):
+        s.array
 
 
 def test_another_process_attaches_and_writes():

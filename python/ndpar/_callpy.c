@@ -184,7 +184,7 @@ static void *watchdog_main(void *arg) {
   PyGILState_STATE g = PyGILState_Ensure();
   pyjob *j = &w->r->job;
   if (!j->type) {
-    PyErr_Format(PyExc_TimeoutError, "ndpar.map_chunks: timed out after %g s", w->r->timeout);
+    PyErr_SetString(PyExc_TimeoutError, "ndpar.map_chunks: timed out (timeout= seconds passed)");
     job_keep_error(j);
   }
   job_interrupt(j, PyExc_TimeoutError);

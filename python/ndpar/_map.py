@@ -1246,10 +1246,16 @@ def map_chunks(func: Callable, *arrays: Any, out: np.ndarray | None = None,
     lock) cannot be interrupted: it finishes that call first, then gets
     KeyboardInterrupt at its next bytecode (an exception handler or
     ``finally`` in func runs as usual; a chunk that returns without running
-    any more bytecode returns normally and its result is dropped).
+    any more bytecode returns normally and its result is dropped). The
+    caller's own chunk is in the main thread, where the signal also cuts
+    short ``time.sleep`` and lock waits, as in any Python code.
+    A func that catches the exception (``except BaseException``, or
+    ``except Exception`` for TimeoutError) goes on until it returns.
     map_chunks raises KeyboardInterrupt once every chunk has returned, so
     the wait is as long as the longest such C call. The same holds for
-    ``timeout=`` with TimeoutError.
+    ``timeout=`` with TimeoutError (the caller's own chunk is interrupted
+    too). Under backend='processes' Ctrl-C and timeout= kill the workers
+    at once, whatever they run.
     """
     if not callable(func):
         raise TypeError("%s: 'func' must be callable, got %s" % (_NAME, type(func).__name__))

@@ -17,12 +17,24 @@
  * has returned (so no thread is still running user code) the caller
  * restores that exception. Everything in a job's slot is touched only with
  * the GIL held.
+ *
+ * Interruption (run_threads): a job may keep a table of the threads now
+ * inside a callable (their idents, by pool tid, written with the GIL).
+ * When its first error is KeyboardInterrupt, or its timeout passes (a
+ * watchdog thread waits for the deadline), every other thread in the table
+ * gets that exception raised asynchronously (PyThreadState_SetAsyncExc):
+ * Python code stops at its next bytecode; a long C call (a NumPy loop,
+ * time.sleep) first finishes. A thread leaving a callable of an
+ * interrupted job clears what may still be pending for it, so nothing
+ * leaks into the pool thread's next job.
  */
 #define NO_IMPORT_ARRAY
 #include "_common.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
   PyObject *type, *value, *tb;
@@ -30,14 +42,30 @@ typedef struct {
   PyThreadState *ts;  /* the caller's, while the GIL is released */
   PyInterpreterState *interp;
   PyObject *ctx;      /* the caller's context, copied at the start */
+  unsigned long *inside; /* NULL, or by tid: ident of the thread in a callable (0: none) */
+  int ninside;
+  int interrupted;       /* the others were sent an asynchronous exception */
 } pyjob;
 
-/* With the GIL: keep the current exception if it is the first. */
+/* With the GIL: raise exc (a class) asynchronously in every thread of
+ * j->inside but this one; they stop at their next bytecode. */
+static void job_interrupt(pyjob *j, PyObject *exc) {
+  if (!j->inside || j->interrupted) return;
+  j->interrupted = 1;
+  unsigned long self = PyThread_get_thread_ident();
+  for (int t = 0; t < j->ninside; t++)
+    if (j->inside[t] && j->inside[t] != self) PyThreadState_SetAsyncExc(j->inside[t], exc);
+}
+
+/* With the GIL: keep the current exception if it is the first. A first
+ * KeyboardInterrupt interrupts the job's other callables. */
 static void job_keep_error(pyjob *j) {
   if (!j->type) {
     PyErr_Fetch(&j->type, &j->value, &j->tb);
     PyErr_NormalizeException(&j->type, &j->value, &j->tb);
     if (j->tb && j->value) PyException_SetTraceback(j->value, j->tb);
+    if (j->type && PyErr_GivenExceptionMatches(j->type, PyExc_KeyboardInterrupt))
+      job_interrupt(j, PyExc_KeyboardInterrupt);
   } else {
     PyErr_Clear();
   }
@@ -101,19 +129,23 @@ static void gil_leave(PyObject *c) {
 typedef struct {
   pyjob job;
   PyObject *func;
+  double timeout; /* seconds; <= 0: none */
 } rtjob;
 
 static int rt_chunk(void *ctx, int64_t b, int64_t e, int tid) {
   rtjob *r = ctx;
-  (void)tid;
   if (__atomic_load_n(&r->job.failed, __ATOMIC_RELAXED)) return NDP_EUSER;
   PyObject *cx = gil_enter(&r->job);
   if (!cx) return NDP_EUSER;
   int rc = 0;
+  unsigned long self = PyThread_get_thread_ident();
   for (int64_t i = b; i < e && !rc; i++) {
     if (r->job.failed) { rc = NDP_EUSER; break; }
     PyObject *arg = PyLong_FromLongLong(i);
+    if (tid < r->job.ninside) r->job.inside[tid] = self;
     PyObject *res = arg ? PyObject_CallOneArg(r->func, arg) : NULL;
+    if (tid < r->job.ninside) r->job.inside[tid] = 0;
+    if (r->job.interrupted) PyThreadState_SetAsyncExc(self, NULL); /* one that came too late */
     Py_XDECREF(arg);
     if (!res) {
       job_keep_error(&r->job);
@@ -125,13 +157,85 @@ static int rt_chunk(void *ctx, int64_t b, int64_t e, int tid) {
   return rc;
 }
 
+/* The timeout of run_threads: a thread that waits for the deadline or the
+ * end of the job, whichever comes first. At the deadline it takes the GIL,
+ * makes TimeoutError the job's error (unless it has one) and interrupts
+ * the threads running callables. */
+typedef struct {
+  rtjob *r;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  struct timespec deadline; /* CLOCK_MONOTONIC */
+  int over;
+} watchdog;
+
+static void *watchdog_main(void *arg) {
+  watchdog *w = arg;
+  pthread_mutex_lock(&w->mu);
+  int fire = 0;
+  while (!w->over) {
+    if (pthread_cond_timedwait(&w->cv, &w->mu, &w->deadline) == ETIMEDOUT) {
+      fire = !w->over;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&w->mu);
+  if (!fire) return NULL;
+  PyGILState_STATE g = PyGILState_Ensure();
+  pyjob *j = &w->r->job;
+  if (!j->type) {
+    PyErr_SetString(PyExc_TimeoutError, "ndpar.map_chunks: timed out (timeout= seconds passed)");
+    job_keep_error(j);
+  }
+  job_interrupt(j, PyExc_TimeoutError);
+  PyGILState_Release(g);
+  return NULL;
+}
+
+/* Starts w (returns 0) or fails with errno-like non-zero. */
+static int watchdog_start(watchdog *w, rtjob *r, pthread_t *th) {
+  w->r = r;
+  w->over = 0;
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_mutex_init(&w->mu, NULL);
+  pthread_cond_init(&w->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  clock_gettime(CLOCK_MONOTONIC, &w->deadline);
+  double s = r->timeout;
+  if (s > 1e9) s = 1e9;
+  time_t whole = (time_t)s;
+  long ns = w->deadline.tv_nsec + (long)((s - (double)whole) * 1e9);
+  w->deadline.tv_sec += whole + ns / 1000000000L;
+  w->deadline.tv_nsec = ns % 1000000000L;
+  int rc = pthread_create(th, NULL, watchdog_main, w);
+  if (rc) {
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+  }
+  return rc;
+}
+
+/* Without the GIL: ends w and waits for it (it may be taking the GIL). */
+static void watchdog_stop(watchdog *w, pthread_t th) {
+  pthread_mutex_lock(&w->mu);
+  w->over = 1;
+  pthread_cond_signal(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+  pthread_join(th, NULL);
+  pthread_cond_destroy(&w->cv);
+  pthread_mutex_destroy(&w->mu);
+}
+
 static PyObject *py_run_threads(PyObject *m, PyObject *args, PyObject *kw) {
   (void)m;
-  PyObject *func;
+  PyObject *func, *timeout_obj = Py_None;
   long long n;
   int nthreads = 0;
-  static char *kwlist[] = {"func", "n", "nthreads", NULL};
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "OL|i:run_threads", kwlist, &func, &n, &nthreads))
+  static char *kwlist[] = {"func", "n", "nthreads", "timeout", NULL};
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OL|iO:run_threads", kwlist, &func, &n, &nthreads,
+                                   &timeout_obj))
     return NULL;
   if (!PyCallable_Check(func)) {
     PyErr_SetString(PyExc_TypeError, "ndpar.run_threads: 'func' must be callable");
@@ -141,13 +245,46 @@ static PyObject *py_run_threads(PyObject *m, PyObject *args, PyObject *kw) {
     PyErr_SetString(PyExc_ValueError, "ndpar.run_threads: 'n' and 'nthreads' must be >= 0");
     return NULL;
   }
-  rtjob r = {{0}, func};
+  double timeout = 0;
+  if (timeout_obj != Py_None) {
+    timeout = PyFloat_AsDouble(timeout_obj);
+    if (timeout == -1.0 && PyErr_Occurred()) return NULL;
+    if (!(timeout > 0)) {
+      PyErr_SetString(PyExc_ValueError, "ndpar.run_threads: 'timeout' must be > 0 or None");
+      return NULL;
+    }
+  }
+  int nt = nthreads ? nthreads : ndpar_nthreads();
+  if (nt > NDP_MAX_THREADS) nt = NDP_MAX_THREADS;
+  rtjob r = {{0}, func, timeout};
   r.job.interp = PyThreadState_Get()->interp;
-  if (!(r.job.ctx = PyContext_CopyCurrent())) return NULL;
-  ndp_pf_opts o = {1, 1, nthreads ? nthreads : ndpar_nthreads(), job_poll, &r.job, 0.05};
+  r.job.inside = PyMem_Calloc((size_t)nt, sizeof *r.job.inside);
+  if (!r.job.inside) return PyErr_NoMemory();
+  r.job.ninside = nt;
+  if (!(r.job.ctx = PyContext_CopyCurrent())) {
+    PyMem_Free(r.job.inside);
+    return NULL;
+  }
+  watchdog w;
+  pthread_t wt;
+  int dog = 0;
+  if (timeout > 0) {
+    if (watchdog_start(&w, &r, &wt)) {
+      job_clear(&r.job);
+      PyMem_Free(r.job.inside);
+      PyErr_SetString(PyExc_RuntimeError, "ndpar.run_threads: cannot start the timeout's thread");
+      return NULL;
+    }
+    dog = 1;
+  }
+  ndp_pf_opts o = {1, 1, nt, job_poll, &r.job, 0.05};
   r.job.ts = PyEval_SaveThread();
   int rc = ndp_parallel_for(n, rt_chunk, &r, &o);
+  if (dog) watchdog_stop(&w, wt);
   PyEval_RestoreThread(r.job.ts);
+  if (r.job.interrupted) PyThreadState_SetAsyncExc(PyThread_get_thread_ident(), NULL);
+  PyMem_Free(r.job.inside);
+  r.job.inside = NULL;
   if (r.job.type) {
     job_raise(&r.job);
     job_clear(&r.job);
@@ -491,7 +628,8 @@ static PyObject *py_parallel_for(PyObject *m, PyObject *args) {
 
 static PyMethodDef callpy_methods[] = {
     {"run_threads", (PyCFunction)(void (*)(void))py_run_threads, METH_VARARGS | METH_KEYWORDS,
-     "run_threads(func, n, nthreads=0): func(i) for i in range(n) on the pool's threads."},
+     "run_threads(func, n, nthreads=0, timeout=None): func(i) for i in range(n) on the pool's "
+     "threads; after timeout seconds, TimeoutError (running calls are interrupted)."},
     {"apply", py_apply, METH_VARARGS, "The engine of ndpar.apply_indexed."},
     {"parallel_for", py_parallel_for, METH_VARARGS, "The engine of ndpar.parallel_for."},
     {NULL, NULL, 0, NULL}};

@@ -321,7 +321,10 @@ def test_auto_chunks_balance_and_cost(backend):
     chunk_sizes = sizes[sizes > 0]
     assert (sizes > 0).all()
     big = chunk_sizes.max()
-    assert 5 <= big <= 100  # 20 ms / 0.5 ms = 40 items, 400/(4*2) = 50 at most
+    # 20 ms / 0.5 ms = 40 items on an idle machine, 400/(4*2) = 50 at most;
+    # a busy machine stretches the sleeps of the timed chunk (smaller chunks),
+    # so the lower bound only asks that slow items are still grouped
+    assert 2 <= big <= 100
     # cheap items: capped by the balance rule
     sizes[:] = 0
     ndpar.map_chunks(lambda a, index: sizes.__setitem__(index, index.stop - index.start),

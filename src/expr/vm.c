@@ -960,13 +960,13 @@ static void pf_opts(ndp_pf_opts *o, const ndp_exec *ex, int64_t grain, int64_t m
 static int empty_reduction(vplan *p, const ndp_array *out, ndp_status *st) {
   const ndp_expr *e = p->e;
   int64_t nout = ndp_array_size(out);
-  if (nout == 0) return 0;
-  if (e->red == R_MIN || e->red == R_MAX)
+  if (e->red == R_MIN || e->red == R_MAX) /* also when out is empty, as NumPy */
     return ndp__fail(st, NDP_EINVAL, "zero-size array to reduction operation %s which has no "
                      "identity", e->red == R_MIN ? "minimum" : "maximum");
   _Alignas(8) unsigned char v[3][8];
   acc id = identity(e->red, e->adt);
   if (e->red == R_MEAN) id.d = NAN;
+  if (nout == 0) return 0;
   memcpy(v[0], &id, 8);
   ndp__cast(e->adt, e->rdt)(v[0], v[1], 1);
   ndp__cast(e->rdt, out->dtype)(v[1], v[2], 1);

@@ -126,9 +126,10 @@ _LANGUAGE = """
       max mean any all`` of the whole result (``sum(x)``, a scalar) or of
       one axis (``sum(x, axis=0)``, also ``sum(x, 0)``; a literal integer,
       negative counts from the end). Integer sums and products accumulate in
-      int64 (uint64 for unsigned), floats in float64 (pairwise sums);
-      float32 sums, min and max stay float32, mean of float32 is float32,
-      else float64; any/all give bool. Results are the same bits for any
+      int64 (uint64 for unsigned; booleans count as 0/1), floats in float64
+      (pairwise sums) and keep their dtype (float32 stays float32); min and
+      max keep the dtype; mean is float64 (float32 for float32); any/all
+      give bool. Results are the same bits for any
       thread count. Of an empty array: sum 0, prod 1, mean nan, any False,
       all True, min/max ValueError (zero-size array to reduction
       operation). Between 0.0 and -0.0, min and max keep the later element
@@ -204,6 +205,19 @@ evaluate.__doc__ = """Evaluate the expression ex (numexpr's signature) on all co
 """ + _LANGUAGE
 
 
+def _placeholder_program(ex: str, names: Tuple[str, ...]) -> Any:
+    """Compiles ex with every variable a float64 array, else int64, else
+    bool (``~a`` takes no floats), so that syntax errors and unknown
+    functions raise at ndpar.compile; type errors are left to each call
+    (returns None when no placeholder type compiles)."""
+    for dt in ("float64", "int64", "bool"):
+        try:
+            return _ndpar.Program(ex, names, tuple(dt for _ in names))
+        except (TypeError, OverflowError):
+            continue
+    return None
+
+
 class CompiledExpression:
     def __init__(self, ex: str) -> None:
         if not isinstance(ex, str):
@@ -213,8 +227,7 @@ class CompiledExpression:
         self.names = tuple(n for n, builtin in free if not builtin)
         # names of built-in constants (e, pi, inf, nan) a keyword may bind
         self.optional_names = tuple(n for n, builtin in free if builtin)
-        # compile once with float64 arrays so syntax and name errors surface now
-        _ndpar.Program(ex, self.names, tuple("float64" for _ in self.names))
+        self._placeholder = _placeholder_program(ex, self.names)
 
     def __call__(self, *args: Any, out=None, casting: str = "same_kind", **kwargs: Any) -> Any:
         if len(args) > len(self.names):
@@ -233,8 +246,12 @@ class CompiledExpression:
         return _run(self.ex, names, tuple(values[n] for n in names), out, casting)
 
     def explain(self) -> str:
-        """The compiled program (for float64 array variables), as text."""
-        return _program(self.ex, self.names, tuple("float64" for _ in self.names)).explain()
+        """The compiled program, as text, for float64 array variables (int64
+        or bool ones when the program takes no floats, e.g. ``~a``)."""
+        if self._placeholder is None:
+            raise TypeError(f"ndpar.compile: {self.ex!r} compiles for no single dtype of its "
+                            "variables; call it with values instead")
+        return self._placeholder.explain()
 
     def __repr__(self) -> str:
         return f"ndpar.compile({self.ex!r})"
@@ -263,5 +280,6 @@ compile.__doc__ = """Compile the expression ex once; returns a CompiledExpressio
     ``f = ndpar.compile("where(a > 0, a * s, 0)"); f(x, 2.0)`` or
     ``f(a=x, s=2.0)``: the names in order of first use are ``f.names``.
     Syntax errors and unknown functions raise here (SyntaxError /
-    NameError); types are checked at each call.
+    NameError); types are checked at each call (``ndpar.compile("~a")``
+    is fine, and a float ``a`` then raises TypeError).
 """ + _LANGUAGE

@@ -340,3 +340,24 @@ def test_docstrings_describe_the_language(obj):
                  "mean", "any", "all", "axis", "t = a * 2", "casting", "SyntaxError",
                  "NameError", "OverflowError", "NEP 50", "always wins"]:
         assert word in doc, (obj, word)
+
+
+def test_compile_of_integer_only_program():
+    # ndpar.compile checks syntax and functions at once, types at each call
+    f = ndpar.compile("~a & b")
+    i = np.array([1, 2, 3])
+    same_bits(f(i, 6), ~i & 6)
+    assert "invert" in f.explain()
+    with pytest.raises(TypeError):
+        f(np.array([1.0]), 1)
+    with pytest.raises(NameError):
+        ndpar.compile("~a + nofunc(a)")
+    with pytest.raises(SyntaxError):
+        ndpar.compile("~a +")
+
+
+def test_help_renders_language_section():
+    import pydoc
+    text = pydoc.render_doc(ndpar.evaluate, renderer=pydoc.plaintext)
+    assert "always wins over a built-in constant" in text
+    assert "zero-size array to reduction" in text

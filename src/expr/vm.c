@@ -11,7 +11,8 @@
  * input register gets a pointer: straight into the array when the range
  * is one contiguous, aligned, native-order run of the right dtype, else a
  * per-thread buffer filled by gathering the range's runs (byte-swapping);
- * a fully broadcast input is filled once per chunk. Then the bytecode runs
+ * a fully broadcast input is filled once per chunk. A boolean input is
+ * always copied, as byte != 0, so everything after reads 0/1. Then the bytecode runs
  * over the block, each instruction one call of a contiguous kernel from
  * the kernel table (or a where/bitwise/cast loop here). The result's
  * register points into the output when that is a plain run of the result

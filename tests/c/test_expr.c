@@ -6,7 +6,9 @@
  * temporaries and CSE, where, bitwise operators, reductions (whole and per
  * axis, bitwise equal for 1, 2 and 3 threads), layouts (strided,
  * byte-swapped, cast output), errors with positions, pathological inputs
- * and allocation failures.
+ * and allocation failures; and the [robust] cases: free names and user
+ * names over constants, NEP 50 against the loop dtype, empty arrays,
+ * signed zeros in min/max, booleans whose bytes are not 0/1.
  */
 #include <setjmp.h>
 #include <stdarg.h>

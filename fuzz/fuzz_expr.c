@@ -6,10 +6,14 @@
  * succeed or fail with a known code, a message and, for syntax and name
  * errors, a position inside the text. A program that compiles is
  * explained, its shape taken, and evaluated on small broadcastable arrays
- * (values include 0, negatives and NaN) into an output of its own dtype
- * and into a float64 output under unsafe casting, on one and two threads;
- * evaluation must return 0 or a known error code. Violations trap; the
- * sanitizers catch the rest.
+ * (values include 0, -0, negatives and NaN; booleans with bytes other than
+ * 0/1) into an output of its own dtype and into a float64 output under
+ * unsafe casting, on one and two threads, then on empty inputs (result
+ * shape (0, 4)); evaluation must return 0 or a known error code. The free
+ * names (ndp_expr_names) fail exactly as compile does on a text that does
+ * not parse, and a program that compiles names only variables and built-in
+ * constants.
+ * Violations trap; the sanitizers catch the rest.
  *
  * Built with clang -fsanitize=fuzzer for fuzzing, and with replay.c as a
  * plain program that the test suite runs over corpus/expr/.
@@ -50,7 +54,7 @@ static void fill(void *p, ndp_dtype dt, int n) {
     case NDP_INT32: ((int32_t *)p)[t] = (int32_t)(t == 7 ? -2147483647 - 1 : (int)v); break;
     case NDP_INT64: ((int64_t *)p)[t] = t == 7 ? INT64_MIN : (int64_t)v; break;
     case NDP_UINT8: ((uint8_t *)p)[t] = (uint8_t)(t * 37); break;
-    default: ((uint8_t *)p)[t] = (uint8_t)(t % 3 == 0); break;
+    default: ((uint8_t *)p)[t] = (uint8_t)(t % 3 == 0 ? 0 : t * 37); break; /* bool: byte != 0 */
     }
   }
 }
@@ -61,13 +65,15 @@ static int known(int rc) {
          rc == NDP_EOVERFLOW; /* a Python int out of bounds (NEP 50) */
 }
 
-static void evaluate(const ndp_expr *e) {
+static void evaluate(const ndp_expr *e, int empty) {
   static _Alignas(16) char store[NV][12 * 8];
   ndp_array arr[NV];
   const ndp_array *in[NV];
   for (int v = 0; v < NV; v++) {
+    int64_t sh[2] = {shapes[v][0], shapes[v][1]};
+    if (empty && nds[v] == 2) sh[0] = 0;
     fill(store[v], vars[v].dtype, 12);
-    check(ndp_array_init(&arr[v], store[v], vars[v].dtype, nds[v], shapes[v]) == 0);
+    check(ndp_array_init(&arr[v], store[v], vars[v].dtype, nds[v], sh) == 0);
     in[v] = &arr[v];
   }
   ndp_status st;
@@ -102,6 +108,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   st.pos = -1;
   int rc = ndp_expr_compile(src, NV, vars, &e, &st);
   check(known(rc) || rc == NDP_ENOMEM);
+  ndp_expr_name names[16];
+  ndp_status nst;
+  int nn = 0, nrc = ndp_expr_names(src, names, 16, &nn, &nst);
+  /* a text that does not parse fails both the same way */
+  check(nrc == 0 || nrc == rc || rc == NDP_ENOMEM || nrc == NDP_ENOMEM);
+  check(nrc == 0 || nst.pos == st.pos || rc == NDP_ENOMEM || nrc == NDP_ENOMEM);
+  for (int k = 0; rc == 0 && nrc == 0 && k < nn && k < 16; k++) {
+    int isvar = 0;
+    for (int v = 0; v < NV; v++)
+      isvar |= (size_t)names[k].len == strlen(vars[v].name) &&
+               memcmp(src + names[k].pos, vars[v].name, (size_t)names[k].len) == 0;
+    check(isvar || names[k].builtin);
+  }
   check(!strstr(st.msg, "internal error")); /* the verifier refused our own code */
   if (rc) {
     check(e == NULL && st.code == rc && st.msg[0] != '\0');
@@ -110,7 +129,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char buf[256];
     size_t need = ndp_expr_explain(e, buf, sizeof buf);
     check(need > 0 && strlen(buf) < sizeof buf);
-    evaluate(e);
+    evaluate(e, 0);
+    evaluate(e, 1);
     ndp_expr_free(e);
   }
   free(src);

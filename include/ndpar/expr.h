@@ -5,7 +5,8 @@
  * comparisons, & | ^ ~ on booleans and integers, where(cond, a, b), every
  * function of ufunc.h by name (exp, arctan2, ...; also abs, absolute,
  * minimum, ...), constants (integers, floats, True, False, nan, inf, pi,
- * e), variables, and statements separated by ';' or newlines where all but
+ * e; a variable or temporary named e, pi, inf or nan hides the constant),
+ * variables, and statements separated by ';' or newlines where all but
  * the last are assignments to temporaries:
  *     t = a * 2; u = where(t > 1, exp(t), log1p(t)); u - b
  * The last statement may be a reduction over the whole result or one
@@ -22,8 +23,10 @@
  * division by zero gives 0, comparisons give bool); a variable declared
  * as a scalar follows NEP 50's weak-scalar rules like Python scalars. A
  * weak integer constant that does not fit the dtype it meets is
- * NDP_EOVERFLOW (NumPy's OverflowError), except in comparisons, which are
- * exact as in NumPy 2. where() of two scalars gives an array (not weak).
+ * NDP_EOVERFLOW (NumPy's OverflowError) when the operation runs in an
+ * integer dtype (u8 + 1000; but u8 / 1000 runs in float64), except in
+ * comparisons, which are exact as in NumPy 2 (u8 == -2 is all false),
+ * also for a Python int variable. Booleans are read as byte != 0. where() of two scalars gives an array (not weak).
  * A compiled program is immutable: any number of threads may evaluate it
  * at the same time.
  */
@@ -69,8 +72,30 @@ int ndp_expr_compile(const char *src, int nvars, const ndp_var *vars,
 
 void ndp_expr_free(ndp_expr *e);
 
+/* A free name of a program: one a variable may bind. */
+typedef struct ndp_expr_name {
+  int pos, len;  /* its first use: src[pos .. pos + len) */
+  int builtin;   /* 1: a built-in constant (e, pi, inf, nan), used when no
+                    variable of that name is given */
+} ndp_expr_name;
+
+/* The names src reads as values and no earlier statement assigns, each
+ * once, in the order of first use: the variables ndp_expr_compile wants
+ * (`a = a * 2; a + b` reads a and b). Function names, the axis keyword and
+ * True/False are not among them. A variable, like a temporary, always wins
+ * over a built-in constant or a function of the same name (`e * 2` with a
+ * variable e reads it; `exp + 1` with a variable exp too).
+ * OUT: names[0 .. min(*n, cap)), *n the count (call again with a larger
+ * cap when *n > cap). Returns 0 or the parse errors of ndp_expr_compile. */
+int ndp_expr_names(const char *src, ndp_expr_name *names, int cap, int *n,
+                   ndp_status *st);
+
 /* The result's dtype. */
 ndp_dtype ndp_expr_dtype(const ndp_expr *e);
+
+/* 1 when the program ends in a reduction (sum, prod, min, max, mean, any,
+ * all), else 0. */
+int ndp_expr_reduces(const ndp_expr *e);
 
 /* The result's shape for these inputs (vars[i] describes variable i, in
  * the order given to compile; a weak scalar is a 0-d array). Broadcasts

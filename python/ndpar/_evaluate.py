@@ -1,57 +1,38 @@
 """ndpar.evaluate and ndpar.compile: numexpr's interface on ndpar's engine.
 
 The expression is parsed and compiled by the C library (never by Python's
-eval). This module only finds which names are variables, collects their
-values (keyword arguments, then local_dict / the caller's locals, then
-global_dict / the caller's globals), and caches compiled programs by
+eval), which also says which names a variable may bind. This module
+only collects their values (keyword arguments, then local_dict / the
+caller's locals, then global_dict / the caller's globals; an unbound
+built-in constant stays the constant) and caches compiled programs by
 expression text and variable types.
 """
 from __future__ import annotations
 
-import io
 import sys
 import threading
-import tokenize
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
 from . import _ndpar
 
-_CONSTANTS = {"True", "False", "nan", "inf", "pi", "e"}
 _CACHE: Dict[Tuple[str, Tuple[str, ...], Tuple[str, ...]], Any] = {}
 _CACHE_LOCK = threading.Lock()
 _CACHE_MAX = 256
 
 
-def _names(ex: str) -> Tuple[str, ...]:
-    """Variables of ex: names that are not calls, keywords, constants or
-    temporaries assigned by an earlier statement, in order of first use. A text Python's
-    tokenizer cannot read is left to the C parser, which reports it."""
-    try:
-        toks = list(tokenize.generate_tokens(io.StringIO(ex).readline))
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        return ()
-    skip = (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT)
-    toks = [t for t in toks if t.type not in skip]
-    temps, out = set(), []
-    at_start, target = True, None
-    for i, t in enumerate(toks):
-        nxt = toks[i + 1].string if i + 1 < len(toks) else ""
-        if t.type == tokenize.NAME:
-            if at_start and nxt == "=":
-                target = t.string  # a temporary from the end of this statement
-            elif nxt == "(" or t.string in _CONSTANTS or t.string in temps:
-                pass
-            elif nxt == "=" and t.string == "axis":
-                pass
-            elif t.string not in out:
-                out.append(t.string)
-        at_start = t.type in (tokenize.NEWLINE, tokenize.ENDMARKER) or t.string == ";"
-        if at_start and target is not None:  # `a = a * 2`: the right side's a is the input
-            temps.add(target)
-            target = None
-    return tuple(out)
+def _clear_cache() -> None:
+    """Drops every cached compiled program (ndpar.clear_caches calls it)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def _free_names(ex: str) -> Tuple[Tuple[str, bool], ...]:
+    """The names ex reads that a variable may bind, in order of first use,
+    each with whether it has a built-in meaning (the constants e, pi, inf,
+    nan) to fall back on. The C parser decides (it raises SyntaxError)."""
+    return _ndpar.Program.free_names(ex)
 
 
 def _kind(name: str, value: Any) -> Tuple[str, Any]:
@@ -84,18 +65,7 @@ def _program(ex: str, names: Tuple[str, ...], kinds: Tuple[str, ...]) -> Any:
     return prog
 
 
-_REDUCTIONS = {"sum", "prod", "min", "max", "mean", "any", "all"}
-
-
-def _has_reduction(ex: str) -> bool:
-    try:
-        toks = [t.string for t in tokenize.generate_tokens(io.StringIO(ex).readline)]
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        return True  # let the C parser report it; C order meanwhile
-    return any(t in _REDUCTIONS and n == "(" for t, n in zip(toks, toks[1:]))
-
-
-def _fortran_result(ex: str, vals: Tuple[Any, ...], order: str) -> bool:
+def _fortran_result(prog: Any, vals: Tuple[Any, ...], order: str) -> bool:
     """Whether a new result is made in Fortran order: order 'F', or 'K' /
     'A' with every array input Fortran-ordered. Done by evaluating on the
     transposed inputs, which is exact for elementwise programs whose array
@@ -106,7 +76,7 @@ def _fortran_result(ex: str, vals: Tuple[Any, ...], order: str) -> bool:
     arrs = [v for v in vals if isinstance(v, np.ndarray) and v.ndim > 0]
     if not arrs or arrs[0].ndim < 2 or any(a.ndim != arrs[0].ndim for a in arrs):
         return False
-    if _has_reduction(ex):
+    if prog.reduction:
         return False
     if order == "F":
         return True
@@ -119,70 +89,152 @@ def _run(ex: str, names: Tuple[str, ...], values: Tuple[Any, ...], out, casting,
     kinds = tuple(k for k, _ in kinds_values)
     vals = tuple(v for _, v in kinds_values)
     prog = _program(ex, names, kinds)
-    if out is None and _fortran_result(ex, vals, order):
+    if out is None and _fortran_result(prog, vals, order):
         vals = tuple(v.T if isinstance(v, np.ndarray) else v for v in vals)
         return prog.run(vals, out=None, casting=casting).T
     return prog.run(vals, out=out, casting=casting)
 
 
+_LANGUAGE = """
+    The language (parsed and compiled by ndpar's C core, never by Python):
+
+    * Operators, loosest first: comparisons ``== != < <= > >=`` (they do
+      not chain: write ``(a < b) & (b < c)``), ``|``, ``^``, ``&``,
+      ``+ -``, ``* / // %``, unary ``- + ~``, ``**`` (right-associative;
+      ``-2**2 == -4``, ``2**-1 == 0.5``). ``& | ^ ~`` take booleans and
+      integers (on booleans they are logical). Parentheses group; ``#``
+      starts a comment.
+    * Functions, NumPy's by name: exp expm1 exp2 log log1p log2 log10 sqrt
+      cbrt sin cos tan arcsin arccos arctan sinh cosh tanh arcsinh arccosh
+      arctanh abs absolute negative floor ceil trunc rint square reciprocal
+      sign isnan isinf isfinite add subtract multiply divide true_divide
+      floor_divide remainder mod power pow minimum maximum fmin fmax
+      arctan2 hypot equal not_equal less less_equal greater greater_equal
+      logical_and logical_or logical_xor logical_not invert bitwise_not
+      bitwise_and bitwise_or bitwise_xor, and ``where(cond, a, b)``.
+    * Constants: integers, floats (``1.5``, ``1e-3``), ``True``, ``False``,
+      ``nan``, ``inf``, ``pi``, ``e``. A name the user binds (a keyword,
+      local_dict / global_dict or the caller's variables, a temporary)
+      always wins over a built-in constant or function of the same name:
+      ``evaluate("e * 2", e=x)`` reads x, and a variable named ``exp`` or
+      ``sum`` may be used as a value. Only True and False cannot be rebound.
+    * Statements separated by ``;`` or newlines; all but the last assign a
+      temporary: ``t = a * 2; u = where(t > 1, exp(t), t); u - b``. An
+      assignment's right side still reads the input of that name
+      (``a = a * 2; a + 1``); the temporary exists from the next statement.
+    * The last statement may be one reduction, outermost: ``sum prod min
+      max mean any all`` of the whole result (``sum(x)``, a scalar) or of
+      one axis (``sum(x, axis=0)``, also ``sum(x, 0)``; a literal integer,
+      negative counts from the end). Integer sums and products accumulate in
+      int64 (uint64 for unsigned; booleans count as 0/1), floats in float64
+      (pairwise sums) and keep their dtype (float32 stays float32); min and
+      max keep the dtype; mean is float64 (float32 for float32); any/all
+      give bool. Results are the same bits for any
+      thread count. Of an empty array: sum 0, prod 1, mean nan, any False,
+      all True, min/max ValueError (zero-size array to reduction
+      operation). Between 0.0 and -0.0, min and max keep the later element
+      (as NumPy's for arrays of zeros); a NaN propagates (the first one).
+
+    Types follow NumPy 2: arrays broadcast and promote as in NumPy, integer
+    division by zero gives 0, comparisons give bool, booleans are read as
+    byte != 0. A Python int or float (given as a value or written in the
+    text) is a weak scalar (NEP 50): it takes the dtype the operation runs
+    in (``u8 + 1`` stays uint8; ``u8 / 1000`` is float64), and an int that
+    does not fit an integer operation's dtype is OverflowError
+    (``u8 + 1000``), except in comparisons, which are exact (``u8 == -2``
+    is all False). ``where`` of two scalars gives an array.
+
+    Errors: SyntaxError (with the column) for bad text, a reduction not
+    outermost or wrong arguments; NameError for a name that is not bound
+    and not built in, or an unknown function; TypeError for an operand type
+    an operator does not take (``~`` on a float), an unsupported dtype, or a
+    value that is not an array or number; ValueError for shapes that do not
+    broadcast, a bad axis, out of the wrong shape, a bad casting or order;
+    OverflowError as above.
+"""
+
+
 def evaluate(ex: str, local_dict: Optional[Mapping[str, Any]] = None,
              global_dict: Optional[Mapping[str, Any]] = None, out=None, order: str = "K",
              casting: str = "same_kind", **kwargs: Any) -> Any:
-    """Evaluate ex (numexpr's signature) on all cores, in cache-sized blocks.
-
-    Variables come from keyword arguments, then local_dict (default: the
-    caller's locals), then global_dict (default: the caller's globals).
-    order: the layout of a new result: 'C', 'F', or 'K'/'A' (Fortran when
-    every array input is Fortran-ordered). Fortran order applies to
-    elementwise programs whose array inputs have equal dimensions; others
-    give C order.
-    """
     if not isinstance(ex, str):
         raise TypeError(f"ndpar.evaluate: argument 'ex' must be a str, not {type(ex).__name__}")
     if order not in ("K", "A", "C", "F"):
         raise ValueError(f"ndpar.evaluate: argument 'order' must be 'K', 'A', 'C' or 'F', not {order!r}")
-    names = _names(ex)
+    free = _free_names(ex)
     frame = None
     if local_dict is None or global_dict is None:
         frame = sys._getframe(1)
     loc = frame.f_locals if local_dict is None else local_dict
     glo = frame.f_globals if global_dict is None else global_dict
-    values = []
-    for n in names:
+    names, values = [], []
+    for n, builtin in free:
         if n in kwargs:
-            values.append(kwargs[n])
+            v = kwargs[n]
         elif n in loc:
-            values.append(loc[n])
+            v = loc[n]
         elif n in glo:
-            values.append(glo[n])
+            v = glo[n]
+        elif builtin:
+            continue  # the constant
         else:
-            # a syntax error elsewhere in ex is the clearer message: compile
-            # with placeholder types first, which raises it if there is one
-            _ndpar.Program(ex, names, tuple("float64" for _ in names))
             raise NameError(f"ndpar.evaluate: name '{n}' is not defined")
+        names.append(n)
+        values.append(v)
     del frame
-    return _run(ex, names, tuple(values), out, casting, order)
+    return _run(ex, tuple(names), tuple(values), out, casting, order)
+
+
+evaluate.__doc__ = """Evaluate the expression ex (numexpr's signature) on all cores.
+
+    evaluate(ex, local_dict=None, global_dict=None, out=None, order='K',
+             casting='same_kind', **kwargs)
+
+    Runs in cache-sized blocks with no array-sized temporaries. Variables
+    come from keyword arguments, then local_dict (default: the caller's
+    locals), then global_dict (default: the caller's globals). Returns a
+    new array (a NumPy scalar for a 0-d result), or out.
+
+    out: an array of the result's shape to write into (it may be an input,
+    for an update in place); the result is cast to out's dtype under
+    ``casting`` ('no', 'equiv', 'safe', 'same_kind', 'unsafe').
+    order: the layout of a new result: 'C', 'F', or 'K'/'A' (Fortran when
+    every array input is Fortran-ordered). Fortran order applies to
+    elementwise programs whose array inputs have equal dimensions; others
+    give C order.
+""" + _LANGUAGE
+
+
+def _placeholder_program(ex: str, names: Tuple[str, ...]) -> Any:
+    """Compiles ex with every variable a float64 array, else int64, else
+    bool (``~a`` takes no floats), so that syntax errors and unknown
+    functions raise at ndpar.compile; type errors are left to each call
+    (returns None when no placeholder type compiles)."""
+    for dt in ("float64", "int64", "bool"):
+        try:
+            return _ndpar.Program(ex, names, tuple(dt for _ in names))
+        except (TypeError, OverflowError):
+            continue
+    return None
 
 
 class CompiledExpression:
-    """ndpar.compile(ex): call it with the variables, by keyword or in the
-    order of first use (``.names``). Compiled once per combination of
-    variable types, then reused."""
-
     def __init__(self, ex: str) -> None:
         if not isinstance(ex, str):
             raise TypeError(f"ndpar.compile: argument 'ex' must be a str, not {type(ex).__name__}")
         self.ex = ex
-        self.names = _names(ex)
-        # compile once with float64 arrays so syntax and name errors surface now
-        _ndpar.Program(ex, self.names, tuple("float64" for _ in self.names))
+        free = _free_names(ex)
+        self.names = tuple(n for n, builtin in free if not builtin)
+        # names of built-in constants (e, pi, inf, nan) a keyword may bind
+        self.optional_names = tuple(n for n, builtin in free if builtin)
+        self._placeholder = _placeholder_program(ex, self.names)
 
     def __call__(self, *args: Any, out=None, casting: str = "same_kind", **kwargs: Any) -> Any:
         if len(args) > len(self.names):
             raise TypeError(f"ndpar.compile: expected at most {len(self.names)} positional values")
         values = dict(zip(self.names, args))
         for k, v in kwargs.items():
-            if k not in self.names:
+            if k not in self.names and k not in self.optional_names:
                 raise TypeError(f"ndpar.compile: '{k}' is not a variable of {self.ex!r}")
             if k in values:
                 raise TypeError(f"ndpar.compile: '{k}' given twice")
@@ -190,14 +242,44 @@ class CompiledExpression:
         missing = [n for n in self.names if n not in values]
         if missing:
             raise TypeError(f"ndpar.compile: missing value for {missing[0]!r}")
-        return _run(self.ex, self.names, tuple(values[n] for n in self.names), out, casting)
+        names = tuple(n for n in self.names + self.optional_names if n in values)
+        return _run(self.ex, names, tuple(values[n] for n in names), out, casting)
 
     def explain(self) -> str:
-        return _program(self.ex, self.names, tuple("float64" for _ in self.names)).explain()
+        """The compiled program, as text, for float64 array variables (int64
+        or bool ones when the program takes no floats, e.g. ``~a``)."""
+        if self._placeholder is None:
+            raise TypeError(f"ndpar.compile: {self.ex!r} compiles for no single dtype of its "
+                            "variables; call it with values instead")
+        return self._placeholder.explain()
 
     def __repr__(self) -> str:
         return f"ndpar.compile({self.ex!r})"
 
 
+CompiledExpression.__doc__ = """An expression compiled by ndpar.compile(ex).
+
+    Call it with the variables' values, by keyword or by position in the
+    order of first use (``.names``): ``f(a, b, out=None,
+    casting='same_kind')``. A keyword may also bind a name in
+    ``.optional_names`` (e, pi, inf, nan used in ex), which otherwise is the
+    constant. The text is parsed and checked once; the program is compiled
+    once per combination of variable types, then reused (a bounded cache;
+    calls from any number of threads are safe). ``.explain()`` shows the
+    compiled program. A call returns what ndpar.evaluate would; ``out`` and
+    ``casting`` as there (the result is in C order).
+""" + _LANGUAGE
+
+
 def compile(ex: str) -> CompiledExpression:  # noqa: A001 (numexpr-like name)
     return CompiledExpression(ex)
+
+
+compile.__doc__ = """Compile the expression ex once; returns a CompiledExpression.
+
+    ``f = ndpar.compile("where(a > 0, a * s, 0)"); f(x, 2.0)`` or
+    ``f(a=x, s=2.0)``: the names in order of first use are ``f.names``.
+    Syntax errors and unknown functions raise here (SyntaxError /
+    NameError); types are checked at each call (``ndpar.compile("~a")``
+    is fine, and a float ``a`` then raises TypeError).
+""" + _LANGUAGE

@@ -229,6 +229,47 @@ static PyObject *program_explain(Program *p, PyObject *unused) {
   return s;
 }
 
+/* Program.free_names(src): ((name, builtin), ...), the names src reads
+ * that a variable may bind (ndp_expr_names); builtin: a constant (e, pi,
+ * inf, nan) is used when none does. Raises SyntaxError like Program(). */
+static PyObject *program_free_names(PyObject *unused, PyObject *args) {
+  (void)unused;
+  const char *src;
+  if (!PyArg_ParseTuple(args, "s:free_names", &src)) return NULL;
+  ndp_status st = {0, {0}, -1};
+  ndp_expr_name small[16], *names = small;
+  int n = 0, rc = ndp_expr_names(src, small, 16, &n, &st);
+  if (!rc && n > 16) {
+    names = PyMem_Malloc(sizeof *names * (size_t)n);
+    if (!names) return PyErr_NoMemory();
+    int n2 = 0;
+    rc = ndp_expr_names(src, names, n, &n2, &st);
+  }
+  PyObject *out = NULL;
+  if (rc) {
+    raise_expr(src, rc, &st);
+    goto done;
+  }
+  out = PyTuple_New(n);
+  for (int i = 0; out && i < n; i++) {
+    PyObject *item = Py_BuildValue("(s#O)", src + names[i].pos, (Py_ssize_t)names[i].len,
+                                   names[i].builtin ? Py_True : Py_False);
+    if (!item) {
+      Py_CLEAR(out);
+      break;
+    }
+    PyTuple_SET_ITEM(out, i, item);
+  }
+done:
+  if (names != small) PyMem_Free(names);
+  return out;
+}
+
+static PyObject *program_reduction(Program *p, void *closure) {
+  (void)closure;
+  return PyBool_FromLong(ndp_expr_reduces(p->e));
+}
+
 static PyObject *program_dtype(Program *p, void *closure) {
   (void)closure;
   return PyUnicode_FromString(ndp_dtype_name(ndp_expr_dtype(p->e)));
@@ -238,10 +279,15 @@ static PyMethodDef program_methods[] = {
     {"run", (PyCFunction)(void (*)(void))program_run, METH_VARARGS | METH_KEYWORDS,
      "run(values, out=None, casting='same_kind'): evaluate with these values."},
     {"explain", (PyCFunction)program_explain, METH_NOARGS, "The compiled program, as text."},
+    {"free_names", (PyCFunction)program_free_names, METH_VARARGS | METH_STATIC,
+     "free_names(src): ((name, builtin), ...) in order of first use: the names src reads "
+     "that a variable may bind; builtin names (e, pi, inf, nan) are constants when unbound."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef program_getset[] = {
     {"dtype", (getter)program_dtype, NULL, "Result dtype name.", NULL},
+    {"reduction", (getter)program_reduction, NULL, "Whether the program ends in a reduction.",
+     NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyTypeObject ProgramType = {

@@ -7,10 +7,12 @@
  *    hash-consed: building a node equal to an existing one returns the
  *    existing id, which is common subexpression elimination (including
  *    across statements: `t = exp(a); t + exp(a)` computes exp once).
- *    Operators resolve their loop with ndp__resolve (NumPy's rules); a
- *    weak operand takes the other operand's dtype when its kind fits
- *    (int with bool gives int64, float with an integer gives float64);
- *    the casts this needs become IR nodes. Casts of constants, and
+ *    Names resolve to temporaries, then variables, then the constants
+ *    (True/False are literals). Operators resolve their loop with
+ *    ndp__resolve (NumPy's rules); a weak operand takes the other
+ *    operand's dtype when its kind fits (int with bool gives int64, float
+ *    with an integer gives float64), and a weak int must fit the loop's
+ *    dtype; the casts this needs become IR nodes. Casts of constants, and
  *    operations whose operands are all constants, are folded (evaluated
  *    once here with the same kernels).
  * 2. Bytecode: the nodes reachable from the result, in id order (a valid
@@ -276,10 +278,13 @@ static int mk_ufunc(comp *c, int op, int nin, const tv *in_args, int pos, int we
     operand_dtypes(c, args[0], args[1], &dt[0], &dt[1]);
     allweak = args[0].weak && args[1].weak;
     /* NumPy 2 compares with a Python int that does not fit the other
-     * operand's dtype exactly: keep it as a strong int64, whose loop (or
-     * the exact int64-vs-uint64 one) compares exactly */
+     * operand's integer dtype exactly: keep it as a strong int64, whose
+     * loop (or the exact int64-vs-uint64 one) compares exactly. A Python
+     * int variable's value is known only at evaluation: it always compares
+     * that way (the same answers, for every value). */
     for (int k = 0; k < 2 && ndp__is_comparison(op) && !allweak; k++)
-      if (!fits(c, args[k], dt[k])) {
+      if (args[k].weak == W_INT && is_int_dt(dt[k]) &&
+          (c->ir[args[k].id].kind == I_VAR || !fits(c, args[k], dt[k]))) {
         args[k].weak = W_NONE;
         operand_dtypes(c, args[0], args[1], &dt[0], &dt[1]);
       }
@@ -296,8 +301,9 @@ static int mk_ufunc(comp *c, int op, int nin, const tv *in_args, int pos, int we
   x.ldt = r.loop;
   x.mixed = r.mixed ? (r.loop_in[0] == NDP_INT64 ? 1 : 2) : 0;
   for (int k = 0; k < nin; k++) {
-    tv a;
-    if ((rc = check_fit(c, args[k], dt[k], pos))) return rc;
+    tv a; /* NEP 50: a Python int must fit the dtype the loop runs in (u8 / 1000
+           * runs in float64 and is fine; u8 + 1000 is an overflow) */
+    if ((rc = check_fit(c, args[k], r.loop_in[k], pos))) return rc;
     if ((rc = mk_cast(c, args[k], r.loop_in[k], &a))) return rc;
     x.arg[k] = a.id;
   }
@@ -410,32 +416,49 @@ static int name_is(const comp *c, int pos, int len, const char *s) {
   return (size_t)len == strlen(s) && memcmp(c->a->src + pos, s, (size_t)len) == 0;
 }
 
-static int constant(comp *c, const ndp__anode *n, tv *out, int *found) {
-  static const struct {
-    const char *name;
-    double v;
-  } fc[] = {{"pi", 3.141592653589793}, {"e", 2.718281828459045}, {"inf", INFINITY},
-            {"nan", NAN}};
-  *found = 1;
-  for (int b = 0; b < 2; b++)
-    if (name_is(c, n->pos, n->len, b ? "True" : "False")) {
-      unsigned char v = (unsigned char)b;
-      return mk_const(c, NDP_BOOL, &v, W_NONE, out);
-    }
-  for (size_t i = 0; i < sizeof fc / sizeof fc[0]; i++)
-    if (name_is(c, n->pos, n->len, fc[i].name)) return mk_const(c, NDP_FLOAT64, &fc[i].v, W_FLOAT, out);
-  *found = 0;
-  return 0;
+/* The built-in float constants: a variable or temporary of the same name
+ * hides them. */
+static const struct {
+  const char *name;
+  double v;
+} float_consts[] = {{"pi", 3.141592653589793}, {"e", 2.718281828459045}, {"inf", INFINITY},
+                    {"nan", NAN}};
+
+static int span_is(const char *src, int pos, int len, const char *s) {
+  return (size_t)len == strlen(s) && memcmp(src + pos, s, (size_t)len) == 0;
 }
 
-/* Temporaries (latest binding first), then variables, then constants. */
+/* True and False are literals (Python keywords): no variable can hide them. */
+static int bool_literal(const char *src, int pos, int len) {
+  return span_is(src, pos, len, "False") ? 0 : span_is(src, pos, len, "True") ? 1 : -1;
+}
+
+static int float_constant(const char *src, int pos, int len) {
+  for (int i = 0; i < (int)(sizeof float_consts / sizeof float_consts[0]); i++)
+    if (span_is(src, pos, len, float_consts[i].name)) return i;
+  return -1;
+}
+
+/* The name's statement binds it when an earlier statement assigns it. */
+static int bound_before(const ndp__ast *a, int stmt, int pos, int len) {
+  for (int s = stmt - 1; s >= 0; s--)
+    if (a->s[s].name_len == len && memcmp(a->src + a->s[s].name_pos, a->src + pos, (size_t)len) == 0)
+      return s;
+  return -1;
+}
+
+/* Temporaries (latest binding first), then variables, then constants:
+ * a name the user binds always wins over a built-in one. */
 static int name_node(comp *c, const ndp__anode *n, tv *out) {
-  for (int s = c->cur_stmt - 1; s >= 0; s--) {
-    const ndp__astmt *t = &c->a->s[s];
-    if (t->name_len == n->len && memcmp(c->a->src + t->name_pos, c->a->src + n->pos, (size_t)n->len) == 0) {
-      *out = c->val[t->root];
-      return 0;
-    }
+  int b = bool_literal(c->a->src, n->pos, n->len);
+  if (b >= 0) {
+    unsigned char v = (unsigned char)b;
+    return mk_const(c, NDP_BOOL, &v, W_NONE, out);
+  }
+  int s = bound_before(c->a, c->cur_stmt, n->pos, n->len);
+  if (s >= 0) {
+    *out = c->val[c->a->s[s].root];
+    return 0;
   }
   for (int v = 0; v < c->nvars; v++)
     if (name_is(c, n->pos, n->len, c->vars[v].name)) {
@@ -450,8 +473,8 @@ static int name_node(comp *c, const ndp__anode *n, tv *out) {
       *out = (tv){id, k == NDP_VAR_WEAK_INT ? W_INT : k == NDP_VAR_WEAK_FLOAT ? W_FLOAT : W_NONE};
       return 0;
     }
-  int found, rc = constant(c, n, out, &found);
-  if (rc || found) return rc;
+  int k = float_constant(c->a->src, n->pos, n->len);
+  if (k >= 0) return mk_const(c, NDP_FLOAT64, &float_consts[k].v, W_FLOAT, out);
   return ndp__fail_at(c->st, NDP_ENAME, n->pos, "unknown name '%.*s'", n->len > 64 ? 64 : n->len,
                       c->a->src + n->pos);
 }
@@ -974,6 +997,47 @@ int ndp_expr_compile(const char *src, int nvars, const ndp_var *vars, ndp_expr *
   return 0;
 }
 
+int ndp_expr_names(const char *src, ndp_expr_name *names, int cap, int *n, ndp_status *st) {
+  if (!src || !n || cap < 0 || (cap > 0 && !names))
+    return ndp__fail(st, NDP_EINVAL, "expr_names: invalid arguments");
+  *n = 0;
+  ndp__ast a;
+  int rc = ndp__parse(src, &a, st);
+  ndp_expr_name *all = rc ? NULL : ndp__malloc(sizeof *all * (size_t)(a.nn ? a.nn : 1));
+  if (!rc && !all) rc = ndp__fail(st, NDP_ENOMEM, "out of memory");
+  int cnt = 0;
+  for (int s = 0; !rc && s < a.ns; s++) {
+    for (int i = a.s[s].first; i <= a.s[s].root; i++) {
+      const ndp__anode *x = &a.n[i];
+      if (x->kind != A_NAME || bool_literal(src, x->pos, x->len) >= 0 ||
+          bound_before(&a, s, x->pos, x->len) >= 0)
+        continue;
+      int seen = -1; /* quadratic in distinct names, which are few */
+      for (int j = 0; j < cnt && seen < 0; j++)
+        if (all[j].len == x->len && memcmp(src + all[j].pos, src + x->pos, (size_t)x->len) == 0)
+          seen = j;
+      if (seen < 0)
+        all[cnt++] = (ndp_expr_name){x->pos, x->len, float_constant(src, x->pos, x->len) >= 0};
+      else if (x->pos < all[seen].pos)
+        all[seen].pos = x->pos;
+    }
+  }
+  for (int k = 1; !rc && k < cnt; k++) /* source order of first use */
+    for (int j = k; j > 0 && all[j - 1].pos > all[j].pos; j--) {
+      ndp_expr_name t = all[j];
+      all[j] = all[j - 1];
+      all[j - 1] = t;
+    }
+  if (!rc) {
+    if (cap) memcpy(names, all, sizeof *all * (size_t)(cnt < cap ? cnt : cap));
+    *n = cnt;
+    ndp__ok(st);
+  }
+  ndp__free(all);
+  ndp__ast_free(&a);
+  return rc;
+}
+
 void ndp_expr_free(ndp_expr *e) {
   if (!e) return;
   if (e->vars)
@@ -986,6 +1050,8 @@ void ndp_expr_free(ndp_expr *e) {
 }
 
 ndp_dtype ndp_expr_dtype(const ndp_expr *e) { return e ? e->rdt : NDP_NTYPES; }
+
+int ndp_expr_reduces(const ndp_expr *e) { return e && e->red != R_NONE; }
 
 /* ---- explain ------------------------------------------------------------------ */
 

@@ -11,7 +11,8 @@
  * input register gets a pointer: straight into the array when the range
  * is one contiguous, aligned, native-order run of the right dtype, else a
  * per-thread buffer filled by gathering the range's runs (byte-swapping);
- * a fully broadcast input is filled once per chunk. Then the bytecode runs
+ * a fully broadcast input is filled once per chunk. A boolean input is
+ * always copied, as byte != 0, so everything after reads 0/1. Then the bytecode runs
  * over the block, each instruction one call of a contiguous kernel from
  * the kernel table (or a where/bitwise/cast loop here). The result's
  * register points into the output when that is a plain run of the result
@@ -144,8 +145,11 @@ static acc identity(int red, ndp_dtype adt) {
   return r;
 }
 
-static double fmin_nan(double x, double y) { return isnan(x) ? x : isnan(y) ? y : y < x ? y : x; }
-static double fmax_nan(double x, double y) { return isnan(x) ? x : isnan(y) ? y : y > x ? y : x; }
+/* x comes before y. The first NaN wins; between equal values (0.0 and
+ * -0.0) the later one, as NumPy's maximum(x, y) and its reduction of an
+ * array of zeros. */
+static double fmin_nan(double x, double y) { return isnan(x) ? x : isnan(y) ? y : x < y ? x : y; }
+static double fmax_nan(double x, double y) { return isnan(x) ? x : isnan(y) ? y : x > y ? x : y; }
 
 static acc combine(int red, ndp_dtype adt, acc x, acc y) {
   int isf = adt == NDP_FLOAT64, isu = adt == NDP_UINT64;
@@ -489,6 +493,13 @@ static int exec(const vplan *p, scratch *sc, size_t m) {
   return 0;
 }
 
+/* A boolean input is read as byte != 0 (a view of uint8 data may hold
+ * any byte): its block is normalized to 0/1, so every instruction, cast
+ * and reduction after it sees NumPy's truth values. */
+static void bool_norm(const char *src, char *dst, size_t m) {
+  for (size_t i = 0; i < m; i++) dst[i] = (char)(src[i] != 0);
+}
+
 /* Points or loads every non-uniform input for flat range [s, s+m). */
 static void load(const vplan *p, scratch *sc, int64_t s, size_t m, int64_t *idx) {
   const ndp_expr *e = p->e;
@@ -499,10 +510,17 @@ static void load(const vplan *p, scratch *sc, int64_t s, size_t m, int64_t *idx)
     const opnd *o = &p->op[g->var];
     if (o->uniform) continue;
     char *d = direct(p, o, idx, m);
-    if (d) {
+    char *buf = sc->mem + (size_t)p->slot[r] * BLKB;
+    if (g->dtype == NDP_BOOL) {
+      if (d) bool_norm(d, buf, m);
+      else {
+        walk(p, o, idx, m, buf, 0);
+        bool_norm(buf, buf, m);
+      }
+      sc->rp[r] = buf;
+    } else if (d) {
       sc->rp[r] = d;
     } else {
-      char *buf = sc->mem + (size_t)p->slot[r] * BLKB;
       walk(p, o, idx, m, buf, 0);
       sc->rp[r] = buf;
     }
@@ -533,6 +551,7 @@ static int scratch_open(const vplan *p, scratch *sc) {
     const opnd *o = g->kind == REG_INPUT ? &p->op[g->var] : NULL;
     if (o && o->uniform) { /* broadcast scalar: fill once */
       for (int k = 0; k < BLK; k++) ndp__gather(o->data, 0, o->isz, o->swap, buf + (size_t)k * o->isz, 1);
+      if (g->dtype == NDP_BOOL) bool_norm(buf, buf, BLK);
     }
   }
   return 0;
@@ -846,7 +865,7 @@ static int check_out(const ndp_expr *e, const ndp_array *const *vars, const ndp_
   for (int d = 0; same && d < nd; d++) same = s[d] == out->shape[d];
   if (!same)
     return ndp__fail(st, NDP_ESHAPE, "expr: the output's shape does not match the result's");
-  for (int d = 0; d < out->ndim; d++)
+  for (int d = 0; d < out->ndim && ndp_array_size(out) > 0; d++) /* an empty out has any strides */
     if (out->shape[d] > 1 && out->strides[d] == 0)
       return ndp__fail(st, NDP_EINVAL, "expr: the output has a zero stride in dimension %d", d);
   if (!ndp_can_cast(e->rdt, out->dtype, casting))
@@ -942,13 +961,13 @@ static void pf_opts(ndp_pf_opts *o, const ndp_exec *ex, int64_t grain, int64_t m
 static int empty_reduction(vplan *p, const ndp_array *out, ndp_status *st) {
   const ndp_expr *e = p->e;
   int64_t nout = ndp_array_size(out);
-  if (nout == 0) return 0;
-  if (e->red == R_MIN || e->red == R_MAX)
-    return ndp__fail(st, NDP_EINVAL, "expr: zero-size reduction %s has no identity",
-                     e->red == R_MIN ? "min" : "max");
+  if (e->red == R_MIN || e->red == R_MAX) /* also when out is empty, as NumPy */
+    return ndp__fail(st, NDP_EINVAL, "zero-size array to reduction operation %s which has no "
+                     "identity", e->red == R_MIN ? "minimum" : "maximum");
   _Alignas(8) unsigned char v[3][8];
   acc id = identity(e->red, e->adt);
   if (e->red == R_MEAN) id.d = NAN;
+  if (nout == 0) return 0;
   memcpy(v[0], &id, 8);
   ndp__cast(e->adt, e->rdt)(v[0], v[1], 1);
   ndp__cast(e->rdt, out->dtype)(v[1], v[2], 1);

@@ -157,10 +157,10 @@ NDP__FDIVMOD(float, f, _f)
   BINARY(floor_divide_##DT, T, T, ndp__floordiv##H(a, b))                \
   BINARY(remainder_##DT, T, T, ndp__rem##H(a, b))                        \
   BINARY(power_##DT, T, T, pow##S(a, b))                                      \
-  BINARY(minimum_##DT, T, T, (a <= b || a != a) ? a : b)                      \
-  BINARY(maximum_##DT, T, T, (a >= b || a != a) ? a : b)                      \
-  BINARY(fmin_##DT, T, T, (a <= b || b != b) ? a : b)                         \
-  BINARY(fmax_##DT, T, T, (a >= b || b != b) ? a : b)                         \
+  BINARY(minimum_##DT, T, T, (a < b || a != a) ? a : b) /* ties (±0): b */   \
+  BINARY(maximum_##DT, T, T, (a > b || a != a) ? a : b) /* as NumPy's SIMD */ \
+  BINARY(fmin_##DT, T, T, (a < b || b != b) ? a : b)                          \
+  BINARY(fmax_##DT, T, T, (a > b || b != b) ? a : b)                          \
   BINARY(arctan2_##DT, T, T, atan2##S(a, b))                                  \
   BINARY(hypot_##DT, T, T, hypot##S(a, b))                                    \
   BINARY(equal_##DT, T, ndp_bool_t, a == b)                                   \

@@ -6,7 +6,9 @@
  * temporaries and CSE, where, bitwise operators, reductions (whole and per
  * axis, bitwise equal for 1, 2 and 3 threads), layouts (strided,
  * byte-swapped, cast output), errors with positions, pathological inputs
- * and allocation failures.
+ * and allocation failures; and the [robust] cases: free names and user
+ * names over constants, NEP 50 against the loop dtype, empty arrays,
+ * signed zeros in min/max, booleans whose bytes are not 0/1.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -960,6 +962,276 @@ static void test_oom(void **state) {
   }
 }
 
+/* ---- [robust]: names, NEP 50 in the loop dtype, empties, ±0, bool bytes ----------- */
+
+static void test_names_user_wins(void **state) {
+  (void)state;
+  ndp_expr_name nm[8];
+  int n = -1;
+  const char *src = "t = e * exp(x); u = t + pi; e = e; sum(u + nan + e + True + x, axis=0)";
+  assert_int_equal(ndp_expr_names(src, nm, 8, &n, &st), 0);
+  /* e (first in t), x, pi, nan: the second e is the temporary; exp and
+   * sum are calls, axis a keyword, True a literal */
+  assert_int_equal(n, 4);
+  const char *want[] = {"e", "x", "pi", "nan"};
+  const int builtin[] = {1, 0, 1, 1};
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(nm[i].len, (int)strlen(want[i]));
+    assert_memory_equal(src + nm[i].pos, want[i], strlen(want[i]));
+    assert_int_equal(nm[i].builtin, builtin[i]);
+  }
+  assert_int_equal(ndp_expr_names("a + b + a", nm, 1, &n, &st), 0); /* cap 1: counted anyway */
+  assert_int_equal(n, 2);
+  assert_int_equal(ndp_expr_names("a = a * 2; a + b", NULL, 0, &n, &st), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(ndp_expr_names("a + ) b", nm, 8, &n, &st), NDP_ESYNTAX);
+  assert_int_equal(ndp_expr_names(NULL, nm, 8, &n, &st), NDP_EINVAL);
+  /* a variable named like a constant or a function is the variable */
+  double x[3] = {1, 2, 3}, o[3];
+  const char *srcs[] = {"e * 2", "pi * 2", "inf * 2", "nan * 2", "exp * 2", "where * 2",
+                        "sum * 2"};
+  for (size_t k = 0; k < sizeof srcs / sizeof srcs[0]; k++) {
+    char name[8];
+    size_t len = strcspn(srcs[k], " ");
+    memcpy(name, srcs[k], len);
+    name[len] = '\0';
+    ndp_var v[1] = {{name, NDP_FLOAT64, NDP_VAR_ARRAY}};
+    ndp_array X, O;
+    vec(&X, x, NDP_FLOAT64, 3);
+    vec(&O, o, NDP_FLOAT64, 3);
+    const ndp_array *in[1] = {&X};
+    ndp_expr *e = compile_ok(srcs[k], 1, v);
+    assert_int_equal(eval_t(e, in, &O, 1), 0);
+    for (int i = 0; i < 3; i++) assert_true(o[i] == 2 * x[i]);
+    ndp_expr_free(e);
+  }
+  /* without the variable, the constant */
+  ndp_expr *e = compile_ok("e * 2", 0, NULL);
+  ndp_array O0;
+  double o0;
+  assert_int_equal(ndp_array_init(&O0, &o0, NDP_FLOAT64, 0, NULL), 0);
+  assert_int_equal(eval_t(e, NULL, &O0, 1), 0);
+  assert_true(o0 == 2 * 2.718281828459045);
+  ndp_expr_free(e);
+}
+
+static void test_nep50_loop_dtype(void **state) {
+  (void)state;
+  uint8_t u[4] = {0, 1, 2, 250};
+  /* u8 / 1000 runs in float64: no overflow */
+  assert_int_equal(type_of("a / 1000", NDP_UINT8, NDP_VAR_WEAK_INT), NDP_FLOAT64);
+  assert_int_equal(type_of("a / s", NDP_UINT8, NDP_VAR_WEAK_INT), NDP_FLOAT64);
+  assert_int_equal(type_of("a == -2", NDP_UINT8, NDP_VAR_WEAK_INT), NDP_BOOL);
+  assert_int_equal(type_of("a == s", NDP_UINT8, NDP_VAR_WEAK_INT), NDP_BOOL);
+  ndp_var v[2] = {{"a", NDP_UINT8, NDP_VAR_ARRAY}, {"s", NDP_INT64, NDP_VAR_WEAK_INT}};
+  ndp_array A, S, O;
+  vec(&A, u, NDP_UINT8, 4);
+  int64_t s = 1000;
+  assert_int_equal(ndp_array_init(&S, &s, NDP_INT64, 0, NULL), 0);
+  const ndp_array *in[2] = {&A, &S};
+  double d[4];
+  vec(&O, d, NDP_FLOAT64, 4);
+  ndp_expr *e = compile_ok("a / s", 2, v);
+  assert_int_equal(eval_t(e, in, &O, 1), 0);
+  for (int i = 0; i < 4; i++) assert_true(d[i] == u[i] / 1000.0);
+  ndp_expr_free(e);
+  e = compile_ok("a / 1000", 2, v);
+  assert_int_equal(eval_t(e, in, &O, 1), 0);
+  for (int i = 0; i < 4; i++) assert_true(d[i] == u[i] / 1000.0);
+  ndp_expr_free(e);
+  /* comparisons with a Python int variable out of the dtype's range: exact */
+  unsigned char b[4];
+  vec(&O, b, NDP_BOOL, 4);
+  const char *cmp[] = {"a == s", "a < s", "s > a", "a != s"};
+  const int64_t vals[] = {-2, 1000, 250, 0, INT64_MIN, INT64_MAX};
+  for (size_t k = 0; k < 4; k++) {
+    e = compile_ok(cmp[k], 2, v);
+    for (size_t j = 0; j < sizeof vals / sizeof vals[0]; j++) {
+      s = vals[j];
+      assert_int_equal(eval_t(e, in, &O, 1), 0);
+      for (int i = 0; i < 4; i++) {
+        int want = k == 0 ? u[i] == s : k == 1 ? u[i] < s : k == 2 ? s > u[i] : u[i] != s;
+        assert_int_equal(b[i], want);
+      }
+    }
+    ndp_expr_free(e);
+  }
+  /* an integer loop still refuses a Python int that does not fit */
+  s = 1000;
+  vec(&O, u, NDP_UINT8, 4);
+  e = compile_ok("a + s", 2, v);
+  assert_int_equal(eval_t(e, in, &O, 1), NDP_EOVERFLOW);
+  ndp_expr_free(e);
+  long pos;
+  assert_int_equal(compile_err("a // 1000", 2, v, &pos), NDP_EOVERFLOW);
+}
+
+static void test_empty_arrays(void **state) {
+  (void)state;
+  double dummy[1];
+  int64_t shp[3] = {2, 0, 3};
+  ndp_var v[1] = {{"x", NDP_FLOAT64, NDP_VAR_ARRAY}};
+  for (int nd = 2; nd <= 3; nd++) {
+    int64_t *sh = nd == 2 ? shp + 1 : shp; /* (0, 3) and (2, 0, 3) */
+    ndp_array X, O;
+    assert_int_equal(ndp_array_init(&X, dummy, NDP_FLOAT64, nd, sh), 0);
+    /* an empty output may have zero strides (NumPy makes them so) */
+    assert_int_equal(ndp_array_init(&O, dummy, NDP_FLOAT64, nd, sh), 0);
+    for (int d = 0; d < nd; d++) O.strides[d] = 0;
+    const ndp_array *in[1] = {&X};
+    ndp_expr *e = compile_ok("x + 1", 1, v);
+    assert_int_equal(eval_t(e, in, &O, 2), 0);
+    ndp_expr_free(e);
+    /* whole reductions: sum 0, prod 1, mean nan; max/min refuse */
+    double r;
+    ndp_array R;
+    assert_int_equal(ndp_array_init(&R, &r, NDP_FLOAT64, 0, NULL), 0);
+    const char *src[] = {"sum(x)", "prod(x)", "mean(x)"};
+    for (int k = 0; k < 3; k++) {
+      e = compile_ok(src[k], 1, v);
+      r = 42;
+      assert_int_equal(eval_t(e, in, &R, 2), 0);
+      assert_true(k == 0 ? r == 0 : k == 1 ? r == 1 : isnan(r));
+      ndp_expr_free(e);
+    }
+    e = compile_ok("max(x)", 1, v);
+    assert_int_equal(eval_t(e, in, &R, 2), NDP_EINVAL);
+    assert_non_null(strstr(st.msg, "zero-size array to reduction operation maximum"));
+    ndp_expr_free(e);
+  }
+  /* (0, 0): max along an empty axis refuses even though the result is empty */
+  int64_t z[2] = {0, 0}, z1[1] = {0};
+  ndp_array X, O;
+  assert_int_equal(ndp_array_init(&X, dummy, NDP_FLOAT64, 2, z), 0);
+  assert_int_equal(ndp_array_init(&O, dummy, NDP_FLOAT64, 1, z1), 0);
+  const ndp_array *in[1] = {&X};
+  ndp_expr *e = compile_ok("min(x, axis=0)", 1, v);
+  assert_int_equal(eval_t(e, in, &O, 1), NDP_EINVAL);
+  ndp_expr_free(e);
+  e = compile_ok("sum(x, axis=0)", 1, v);
+  assert_int_equal(eval_t(e, in, &O, 1), 0);
+  ndp_expr_free(e);
+}
+
+static int signbit_of(double x) { return signbit(x) != 0; }
+
+static void test_signed_zero_minmax(void **state) {
+  (void)state;
+  enum { M = 5000 };
+  static double a[M];
+  ndp_var v[1] = {{"a", NDP_FLOAT64, NDP_VAR_ARRAY}};
+  srand(11);
+  for (int trial = 0; trial < 4; trial++) {
+    int n = trial == 0 ? 2 : trial == 1 ? 3 : trial == 2 ? 257 : M;
+    for (int i = 0; i < n; i++) a[i] = rand() & 1 ? -0.0 : 0.0;
+    if (trial == 0) a[0] = -0.0, a[1] = 0.0; /* NumPy: max and min give 0.0 */
+    ndp_array A, R;
+    double r;
+    vec(&A, a, NDP_FLOAT64, n);
+    assert_int_equal(ndp_array_init(&R, &r, NDP_FLOAT64, 0, NULL), 0);
+    const ndp_array *in[1] = {&A};
+    for (int k = 0; k < 2; k++) {
+      ndp_expr *e = compile_ok(k ? "min(a)" : "max(a)", 1, v);
+      for (int t = 1; t <= 3; t++) { /* NumPy: the last zero of an array of zeros */
+        r = 1;
+        assert_int_equal(eval_t(e, in, &R, t), 0);
+        assert_true(r == 0);
+        assert_int_equal(signbit_of(r), signbit_of(a[n - 1]));
+      }
+      ndp_expr_free(e);
+    }
+  }
+  /* NaN propagates: the first one */
+  a[0] = 1;
+  a[1] = -NAN;
+  a[2] = NAN;
+  ndp_array A, R;
+  double r;
+  vec(&A, a, NDP_FLOAT64, 3);
+  assert_int_equal(ndp_array_init(&R, &r, NDP_FLOAT64, 0, NULL), 0);
+  const ndp_array *in[1] = {&A};
+  ndp_expr *e = compile_ok("max(a)", 1, v);
+  assert_int_equal(eval_t(e, in, &R, 1), 0);
+  assert_true(isnan(r) && signbit(r));
+  ndp_expr_free(e);
+}
+
+static void test_bool_bytes(void **state) {
+  (void)state;
+  enum { M = 1000 };
+  static unsigned char m[M], n[M], o[M];
+  static int64_t io[M];
+  for (int i = 0; i < M; i++) {
+    m[i] = (unsigned char)(i % 5 == 0 ? 0 : i % 5 == 1 ? 1 : i % 5 == 2 ? 2 : i % 5 == 3 ? 255 : 128);
+    n[i] = (unsigned char)((i * 7) % 3 == 0 ? 0 : (i * 7) % 3 == 1 ? 4 : 1);
+  }
+  ndp_var v[2] = {{"m", NDP_BOOL, NDP_VAR_ARRAY}, {"n", NDP_BOOL, NDP_VAR_ARRAY}};
+  ndp_array Mv, Nv, O;
+  vec(&Mv, m, NDP_BOOL, M);
+  vec(&Nv, n, NDP_BOOL, M);
+  vec(&O, o, NDP_BOOL, M);
+  const ndp_array *in[2] = {&Mv, &Nv};
+  const char *src[] = {"~m", "m & n", "m | n", "m ^ n", "m == n", "m != n", "logical_not(m)",
+                       "where(m, n, ~n)", "m", "m < n", "logical_and(m, n)"};
+  for (size_t k = 0; k < sizeof src / sizeof src[0]; k++) {
+    ndp_expr *e = compile_ok(src[k], 2, v);
+    assert_int_equal(eval_t(e, in, &O, 2), 0);
+    for (int i = 0; i < M; i++) {
+      int a = m[i] != 0, b = n[i] != 0, w;
+      switch (k) {
+      case 0: case 6: w = !a; break;
+      case 1: case 10: w = a & b; break;
+      case 2: w = a | b; break;
+      case 3: w = a ^ b; break;
+      case 4: w = a == b; break;
+      case 5: w = a != b; break;
+      case 7: w = a ? b : !b; break;
+      case 8: w = a; break;
+      default: w = a < b; break;
+      }
+      assert_int_equal(o[i], w);
+    }
+    ndp_expr_free(e);
+  }
+  /* where picks by byte != 0; reductions count truth values */
+  vec(&O, io, NDP_INT64, M);
+  ndp_expr *e = compile_ok("where(m, 1, 2)", 2, v);
+  assert_int_equal(eval_t(e, in, &O, 2), 0);
+  for (int i = 0; i < M; i++) assert_int_equal(io[i], m[i] ? 1 : 2);
+  ndp_expr_free(e);
+  int64_t want = 0, r;
+  for (int i = 0; i < M; i++) want += m[i] != 0;
+  ndp_array R;
+  assert_int_equal(ndp_array_init(&R, &r, NDP_INT64, 0, NULL), 0);
+  e = compile_ok("sum(m)", 2, v);
+  for (int t = 1; t <= 3; t++) {
+    assert_int_equal(eval_t(e, in, &R, t), 0);
+    assert_int_equal(r, want);
+  }
+  ndp_expr_free(e);
+  unsigned char rb;
+  assert_int_equal(ndp_array_init(&R, &rb, NDP_BOOL, 0, NULL), 0);
+  const char *reds[] = {"any(m)", "all(m | ~m)", "max(m)", "min(m | n)"};
+  const int wants[] = {1, 1, 1, 0};
+  for (int k = 0; k < 4; k++) {
+    e = compile_ok(reds[k], 2, v);
+    rb = 7;
+    assert_int_equal(eval_t(e, in, &R, 2), 0);
+    assert_int_equal(rb, wants[k]);
+    ndp_expr_free(e);
+  }
+  /* a 0-d mask with byte 2, broadcast */
+  unsigned char two = 2;
+  ndp_array T;
+  assert_int_equal(ndp_array_init(&T, &two, NDP_BOOL, 0, NULL), 0);
+  const ndp_array *in2[2] = {&T, &Nv};
+  vec(&O, o, NDP_BOOL, M);
+  e = compile_ok("m & n", 2, v);
+  assert_int_equal(eval_t(e, in2, &O, 1), 0);
+  for (int i = 0; i < M; i++) assert_int_equal(o[i], n[i] != 0);
+  ndp_expr_free(e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_arith_f64),       cmocka_unit_test(test_floordiv_mod),
@@ -973,6 +1245,9 @@ int main(void) {
       cmocka_unit_test(test_reduction_kinds), cmocka_unit_test(test_layouts),
       cmocka_unit_test(test_errors),          cmocka_unit_test(test_pathological),
       cmocka_unit_test(test_shared_program), cmocka_unit_test(test_oom),
+      cmocka_unit_test(test_names_user_wins), cmocka_unit_test(test_nep50_loop_dtype),
+      cmocka_unit_test(test_empty_arrays),    cmocka_unit_test(test_signed_zero_minmax),
+      cmocka_unit_test(test_bool_bytes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -870,11 +870,13 @@ def test_lookup_order():
     del y
 
 
-def test_names_that_are_functions_or_constants_are_not_variables():
-    # a variable called like a function is not called; constants are constants
+def test_calls_are_functions_and_user_names_win_over_constants():
+    # a variable called like a function is not called; a variable named
+    # like a constant is the variable (numexpr's behaviour), else the constant
     exp = np.exp(np.arange(3.0))
     np.testing.assert_array_equal(ev("exp(a)", a=np.arange(3.0), exp=123), exp)
-    assert ev("pi", pi=3) == math.pi
+    assert ev("pi", pi=3) == 3
+    assert ev("pi", local_dict={}, global_dict={}) == math.pi
 
 
 def test_out_argument():

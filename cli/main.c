@@ -19,7 +19,9 @@
  * (ndp_npy_create) and let ndp_ufunc / ndp_rolling / ndp_expr_eval write
  * straight into that mapping, so no file is ever read whole and files larger
  * than memory work. Everything that can be checked is checked before the
- * output is created; an output created by a failed run is removed.
+ * output is created, and a new output is a temporary renamed over -o only
+ * when the run succeeds (output.c): a failed run leaves a file that was at
+ * -o as it was, and no new file.
  *
  * A scalar operand follows NumPy 2's rule for Python scalars (NEP 50): it is
  * "weak" and takes the dtype of the array operand when its kind allows
@@ -292,6 +294,8 @@ static void on_sigbus(int sig) {
 
 void cli_set_partial_output(const char *path) { partial_output = path; }
 
+const char *cli_partial_output(void) { return partial_output; }
+
 static void install_sigbus(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -537,35 +541,6 @@ static void fmt_shape(int ndim, const int64_t *shape, char *buf, size_t cap) {
   if (n < cap) snprintf(buf + n, cap - n, ndim == 1 ? ",)" : ")");
 }
 
-/* Bad usage if the output's directory is missing or not writable (the
- * library would fail later with a less precise I/O error). */
-static int check_output_path(const char *path) {
-  struct stat sb;
-  if (stat(path, &sb) == 0) {
-    if (S_ISDIR(sb.st_mode))
-      return cli_fail(CLI_USAGE, "%.300s: is a directory", path);
-    if (!S_ISREG(sb.st_mode))
-      return cli_fail(CLI_USAGE, "%.300s: not a regular file (the output is mapped)",
-                      path);
-    return CLI_OK;
-  }
-  char dir[4096];
-  const char *slash = strrchr(path, '/');
-  if (!slash) {
-    snprintf(dir, sizeof dir, ".");
-  } else if (slash == path) {
-    snprintf(dir, sizeof dir, "/");
-  } else {
-    size_t len = (size_t)(slash - path);
-    if (len >= sizeof dir) return CLI_OK; /* let the library judge */
-    memcpy(dir, path, len);
-    dir[len] = '\0';
-  }
-  if (access(dir, W_OK | X_OK) != 0)
-    return cli_fail(CLI_USAGE, "cannot create %.300s: %s", path, strerror(errno));
-  return CLI_OK;
-}
-
 /* Opens file operand k (sharing an earlier operand's mapping when it is the
  * same file). Returns CLI_OK or an exit status after printing the error. */
 static int open_operand(operand *ops, int k, const struct stat *out_sb) {
@@ -666,18 +641,12 @@ static int parse_map_args(int argc, char **argv, map_args *a, int *help) {
 typedef struct map_run {
   operand ops[2];
   int nops;
-  ndp_npy outf;
-  int created;              /* outf was created by us (remove on failure) */
+  cli_output outf;          /* a new output (not an input updated in place) */
 } map_run;
 
-static int map_cleanup(map_run *r, const char *out_path, int status) {
+static int map_cleanup(map_run *r, int status) {
   ndp_status st = {0, "", -1};
-  if (r->created) {
-    int err = ndp_npy_close(&r->outf, &st);
-    if (err && status == CLI_OK) status = fail_about(CLI_RUNTIME, out_path, err, &st);
-    if (status != CLI_OK) unlink(out_path);
-    partial_output = NULL;
-  }
+  status = cli_output_finish(&r->outf, status);
   for (int k = 0; k < r->nops; k++) {
     operand *o = &r->ops[k];
     if (o->kind != SC_NONE || o->npy != &o->f) continue;
@@ -692,13 +661,13 @@ static const char *const casting_names[] = {"no", "equiv", "safe", "same_kind",
 
 /* The output of `map` and `eval`: the input among ops[0..nops) that is the
  * output file, updated in place (its shape must be the result's and the
- * result must cast to its dtype), or a new file at path, in Fortran order
- * when every file input is a Fortran array of more than one dimension.
- * OUT: *out; *created set when a new file was made (outf, then, to close).
- * Returns CLI_OK or an exit status after printing the error. */
+ * result must cast to its dtype), or a new file for path (cli_output_create:
+ * renamed over path on success), in Fortran order when every file input is
+ * a Fortran array of more than one dimension.
+ * OUT: *out. Returns CLI_OK or an exit status after printing the error. */
 static int open_output(operand *ops, int nops, const char *path, ndp_casting casting,
-                       ndp_dtype out_dt, int ndim, const int64_t *shape, ndp_npy *outf,
-                       int *created, const ndp_array **out) {
+                       ndp_dtype out_dt, int ndim, const int64_t *shape, cli_output *outf,
+                       const ndp_array **out) {
   char want[256], have[256];
   for (int k = 0; k < nops; k++) {
     operand *o = &ops[k];
@@ -718,10 +687,6 @@ static int open_output(operand *ops, int nops, const char *path, ndp_casting cas
     *out = x;
     return CLI_OK;
   }
-  int rc = check_output_path(path);
-  if (rc) return rc;
-  struct stat sb;
-  int existed = stat(path, &sb) == 0;
   int fortran = 1, nfiles = 0;
   for (int k = 0; k < nops; k++) {
     if (ops[k].kind != SC_NONE) continue;
@@ -729,16 +694,9 @@ static int open_output(operand *ops, int nops, const char *path, ndp_casting cas
     fortran &= ops[k].npy->hdr.fortran_order && ops[k].arr->ndim > 1;
   }
   fortran &= nfiles > 0;
-  ndp_status st = {0, "", -1};
-  partial_output = path;
-  int err = ndp_npy_create(path, out_dt, fortran, ndim, shape, outf, &st);
-  if (err) {
-    partial_output = NULL;
-    if (!existed) unlink(path); /* whatever the failed create left */
-    return fail_about(cli_status_for(err), path, err, &st);
-  }
-  *created = 1;
-  *out = &outf->arr;
+  int rc = cli_output_create(outf, path, out_dt, fortran, ndim, shape);
+  if (rc) return rc;
+  *out = &outf->f.arr;
   return CLI_OK;
 }
 
@@ -776,7 +734,7 @@ static int map_run_job(map_run *r, const map_args *a) {
   if (err) return cli_fail(cli_status_for(err), "map: %s", cli_errmsg(err, &st));
   const ndp_array *out = NULL;
   if ((rc = open_output(r->ops, r->nops, a->out, a->casting, out_dt, ndim, shape,
-                       &r->outf, &r->created, &out)))
+                       &r->outf, &out)))
     return rc;
   cli_progress prog;
   cli_progress_start(&prog, ndp_op_name(op));
@@ -799,7 +757,7 @@ static int cmd_map(int argc, char **argv) {
   map_run r;
   memset(&r, 0, sizeof r);
   rc = map_run_job(&r, &a);
-  return map_cleanup(&r, a.out, rc);
+  return map_cleanup(&r, rc);
 }
 
 /* ======================================================================== */
@@ -996,18 +954,12 @@ static int parse_rolling_args(int argc, char **argv, roll_args *a, int *help) {
 /* State of one `rolling` run, released by rolling_cleanup. */
 typedef struct roll_run {
   operand in;               /* the input file (only its file fields are used) */
-  ndp_npy outf;
-  int created;              /* outf was created by us (remove on failure) */
+  cli_output outf;          /* a new output (not the input updated in place) */
 } roll_run;
 
-static int rolling_cleanup(roll_run *r, const char *out_path, int status) {
+static int rolling_cleanup(roll_run *r, int status) {
   ndp_status st = {0, "", -1};
-  if (r->created) {
-    int err = ndp_npy_close(&r->outf, &st);
-    if (err && status == CLI_OK) status = fail_about(CLI_RUNTIME, out_path, err, &st);
-    if (status != CLI_OK) unlink(out_path);
-    partial_output = NULL;
-  }
+  status = cli_output_finish(&r->outf, status);
   if (r->in.npy == &r->in.f) {
     int err = ndp_npy_close(&r->in.f, &st);
     if (err && status == CLI_OK) status = fail_about(CLI_RUNTIME, r->in.text, err, &st);
@@ -1050,20 +1002,10 @@ static int rolling_run_job(roll_run *r, const roll_args *a) {
                       a->out, ndp_dtype_name(out_dt), ndp_dtype_name(x->dtype));
     out = x;
   } else {
-    if ((rc = check_output_path(a->out))) return rc;
-    struct stat sb;
-    int existed = stat(a->out, &sb) == 0;
     int fortran = r->in.npy->hdr.fortran_order && x->ndim > 1;
-    ndp_status st = {0, "", -1};
-    partial_output = a->out;
-    int err = ndp_npy_create(a->out, out_dt, fortran, x->ndim, x->shape, &r->outf, &st);
-    if (err) {
-      partial_output = NULL;
-      if (!existed) unlink(a->out); /* whatever the failed create left */
-      return fail_about(cli_status_for(err), a->out, err, &st);
-    }
-    r->created = 1;
-    out = &r->outf.arr;
+    if ((rc = cli_output_create(&r->outf, a->out, out_dt, fortran, x->ndim, x->shape)))
+      return rc;
+    out = &r->outf.f.arr;
   }
   char label[64];
   snprintf(label, sizeof label, "rolling %s", name);
@@ -1089,7 +1031,7 @@ static int cmd_rolling(int argc, char **argv) {
   roll_run r;
   memset(&r, 0, sizeof r);
   rc = rolling_run_job(&r, &a);
-  return rolling_cleanup(&r, a.out, rc);
+  return rolling_cleanup(&r, rc);
 }
 
 /* ======================================================================== */
@@ -1264,18 +1206,12 @@ typedef struct eval_run {
   ndp_var *vars;            /* owned */
   const ndp_array **arrs;   /* owned */
   ndp_expr *e;
-  ndp_npy outf;
-  int created;              /* outf was created by us (remove on failure) */
+  cli_output outf;          /* a new output (not an input updated in place) */
 } eval_run;
 
-static int eval_cleanup(eval_run *r, const char *out_path, int status) {
+static int eval_cleanup(eval_run *r, int status) {
   ndp_status st = {0, "", -1};
-  if (r->created) {
-    int err = ndp_npy_close(&r->outf, &st);
-    if (err && status == CLI_OK) status = fail_about(CLI_RUNTIME, out_path, err, &st);
-    if (status != CLI_OK) unlink(out_path);
-    partial_output = NULL;
-  }
+  status = cli_output_finish(&r->outf, status);
   for (int k = 0; r->ops && k < r->nops; k++) {
     operand *o = &r->ops[k];
     if (o->kind != SC_NONE || o->npy != &o->f) continue;
@@ -1421,7 +1357,7 @@ static int eval_run_job(eval_run *r, const eval_args *a) {
   ndp_dtype out_dt = ndp_expr_dtype(r->e);
   const ndp_array *out = NULL;
   if ((rc = open_output(r->ops, r->nops, a->out, a->casting, out_dt, ndim, shape,
-                        &r->outf, &r->created, &out)))
+                        &r->outf, &out)))
     return rc;
   cli_progress prog;
   cli_progress_start(&prog, "eval");
@@ -1441,7 +1377,7 @@ static int cmd_eval(int argc, char **argv) {
     eval_run r;
     memset(&r, 0, sizeof r);
     rc = eval_run_job(&r, &a);
-    rc = eval_cleanup(&r, a.out, rc);
+    rc = eval_cleanup(&r, rc);
   }
   eval_args_free(&a);
   return rc;

@@ -24,8 +24,10 @@
  * -o as it was, and no new file.
  *
  * A scalar operand follows NumPy 2's rule for Python scalars (NEP 50): it is
- * "weak" and takes the dtype of the array operand when its kind allows
- * (see scalar_dtype), so `map add u8.npy 1` stays uint8.
+ * "weak", standing for the array operand's dtype when its kind allows while
+ * the loop is chosen, so `map add u8.npy 1` stays uint8, and it is then
+ * converted to the loop's dtype, so `map divide u8.npy 300` runs in float64
+ * (see weak_dtype, settle_scalar).
  *
  * Exit status: 0 success; 2 bad usage or bad input; 1 unexpected failure;
  * 130 interrupted. Every failure prints exactly one line "ndpar: ..." on
@@ -378,7 +380,9 @@ static void print_map_usage(FILE *out) {
         "NumPy; the result has NumPy's dtype (float32 where NumPy would give\n"
         "float16). OUT.npy may be an input: it is then updated in place.\n"
         "A SCALAR (3, -1.5, nan, inf, true) is a Python scalar to NumPy 2: it\n"
-        "takes the dtype of the array operand when its kind allows.\n"
+        "takes the dtype of the array operand when its kind allows, and must fit\n"
+        "the dtype the loop runs in (add u8.npy 300 is an error, divide u8.npy\n"
+        "300 runs in float64; comparisons are exact).\n"
         "\n"
         "options:\n"
         "  -o, --output OUT.npy   the result (required)\n"
@@ -440,10 +444,13 @@ static int is_float_dtype(ndp_dtype t) {
   return t == NDP_FLOAT32 || t == NDP_FLOAT64;
 }
 
-static int is_comparison(int op) {
+/* Comparisons and logical_and/or/xor: NumPy 2 gives the exact answer for a
+ * Python int out of the loop's range instead of refusing it. */
+static int is_exact_predicate(int op) {
   return op == NDP_OP_EQUAL || op == NDP_OP_NOT_EQUAL || op == NDP_OP_LESS ||
          op == NDP_OP_LESS_EQUAL || op == NDP_OP_GREATER ||
-         op == NDP_OP_GREATER_EQUAL;
+         op == NDP_OP_GREATER_EQUAL || op == NDP_OP_LOGICAL_AND ||
+         op == NDP_OP_LOGICAL_OR || op == NDP_OP_LOGICAL_XOR;
 }
 
 /* Does the integer (neg, mag) fit dtype t (an integer dtype)? */
@@ -458,61 +465,69 @@ static int int_fits(int neg, uint64_t mag, ndp_dtype t) {
   return is_signed && mag - 1 <= umax[t];
 }
 
-/* Chooses the dtype of a scalar operand next to an array of dtype `other`
- * (NEP 50) and stores its value. Returns CLI_OK or an exit status after
- * printing the error. */
-static int scalar_dtype(operand *o, ndp_dtype other, int op) {
-  ndp_dtype t;
-  int neg = 0;
+/* NEP 50, step 1: the dtype a scalar stands for while the loop is chosen.
+ * A Python int or float is "weak": it takes the dtype of the array operand
+ * `other` when the kinds allow (an int next to any integer or float array,
+ * a float next to a float array), else the default of its kind (int64,
+ * float64); true/false is a bool. */
+static ndp_dtype weak_dtype(int kind, ndp_dtype other) {
+  if (kind == SC_BOOL) return NDP_BOOL;
+  if (kind == SC_FLOAT) return is_float_dtype(other) ? other : NDP_FLOAT64;
+  return is_integer_dtype(other) || is_float_dtype(other) ? other : NDP_INT64;
+}
+
+/* NEP 50, step 2: stores the scalar as a 0-d array of the loop's dtype
+ * (NumPy converts a Python scalar to the dtype the loop runs in, so
+ * `divide u8.npy 300` runs in float64 and 300 fits). An int that does not
+ * fit an integer loop is an error (NumPy's OverflowError), except for the
+ * comparisons and logical functions, which NumPy 2 answers exactly: the
+ * scalar then stays int64 (or uint64) and the loop is chosen again with
+ * it. Returns CLI_OK or an exit status after printing the error. */
+static int settle_scalar(operand *o, ndp_dtype loop, int op) {
+  ndp_dtype t = loop;
+  int neg = 0, huge = 0;
   uint64_t mag = 0;
-  if (o->kind == SC_BOOL) {
-    t = NDP_BOOL;
-  } else if (o->kind == SC_FLOAT) {
-    t = is_float_dtype(other) ? other : NDP_FLOAT64;
-  } else {
+  if (o->kind == SC_INT) {
     const char *d = o->text + (o->text[0] == '+' || o->text[0] == '-');
     neg = o->text[0] == '-';
     errno = 0;
     mag = strtoull(d, NULL, 10);
-    int huge = errno == ERANGE;
-    if (is_float_dtype(other)) {
-      t = other;
-    } else {
-      t = is_integer_dtype(other) ? other : NDP_INT64;
-      if (huge || !int_fits(neg, mag, t)) {
-        /* NumPy 2 compares with an out-of-range Python int exactly; an int64
-         * (or uint64) scalar gives the same answers through promotion. */
-        if (is_comparison(op) && !huge && int_fits(neg, mag, NDP_INT64))
-          t = NDP_INT64;
-        else if (is_comparison(op) && !huge && !neg)
-          t = NDP_UINT64;
-        else
-          return cli_fail(CLI_USAGE, "map: scalar %.100s is out of bounds for %s",
-                          o->text, huge ? "any integer dtype" : ndp_dtype_name(t));
+    huge = errno == ERANGE;
+  }
+  if (o->kind == SC_INT && is_integer_dtype(t) && (huge || !int_fits(neg, mag, t))) {
+    if (is_exact_predicate(op) && !huge && int_fits(neg, mag, NDP_INT64))
+      t = NDP_INT64;
+    else if (is_exact_predicate(op) && !huge && !neg)
+      t = NDP_UINT64;
+    else
+      return cli_fail(CLI_USAGE, "map: Python integer %.100s is out of bounds for %s",
+                      o->text, huge ? "any integer dtype" : ndp_dtype_name(t));
+  }
+  double x = o->kind == SC_BOOL ? (o->text[0] == 't' || o->text[0] == 'T')
+                                : strtod(o->text, NULL);
+  switch (t) {
+  case NDP_BOOL: o->v.b = x != 0.0; break;
+  case NDP_FLOAT32: o->v.f32 = (float)x; break;
+  case NDP_FLOAT64: o->v.f64 = x; break;
+  default:
+    if (o->kind != SC_INT) mag = x != 0.0; /* true/false into an integer loop */
+    {
+      /* Two's complement of the magnitude: exact for every value that fits. */
+      uint64_t u = neg ? 0 - mag : mag;
+      switch (t) {
+      case NDP_INT8: o->v.i8 = (int8_t)(neg ? -(int64_t)(mag) : (int64_t)mag); break;
+      case NDP_UINT8: o->v.u8 = (uint8_t)u; break;
+      case NDP_INT16: o->v.i16 = (int16_t)(neg ? -(int64_t)mag : (int64_t)mag); break;
+      case NDP_UINT16: o->v.u16 = (uint16_t)u; break;
+      case NDP_INT32: o->v.i32 = (int32_t)(neg ? -(int64_t)mag : (int64_t)mag); break;
+      case NDP_UINT32: o->v.u32 = (uint32_t)u; break;
+      case NDP_INT64:
+        o->v.i64 = neg ? (mag > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)mag)
+                       : (int64_t)mag;
+        break;
+      default: o->v.u64 = u; break;
       }
     }
-  }
-  switch (t) {
-  case NDP_BOOL: o->v.b = o->text[0] == 't' || o->text[0] == 'T'; break;
-  case NDP_FLOAT32: o->v.f32 = (float)strtod(o->text, NULL); break;
-  case NDP_FLOAT64: o->v.f64 = strtod(o->text, NULL); break;
-  default: {
-    /* Two's complement of the magnitude: exact for every value that fits. */
-    uint64_t u = neg ? 0 - mag : mag;
-    switch (t) {
-    case NDP_INT8: o->v.i8 = (int8_t)(neg ? -(int64_t)(mag) : (int64_t)mag); break;
-    case NDP_UINT8: o->v.u8 = (uint8_t)u; break;
-    case NDP_INT16: o->v.i16 = (int16_t)(neg ? -(int64_t)mag : (int64_t)mag); break;
-    case NDP_UINT16: o->v.u16 = (uint16_t)u; break;
-    case NDP_INT32: o->v.i32 = (int32_t)(neg ? -(int64_t)mag : (int64_t)mag); break;
-    case NDP_UINT32: o->v.u32 = (uint32_t)u; break;
-    case NDP_INT64:
-      o->v.i64 = neg ? (mag > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)mag)
-                     : (int64_t)mag;
-      break;
-    default: o->v.u64 = u; break;
-    }
-  }
   }
   int err = ndp_array_init(&o->sarr, &o->v, t, 0, NULL);
   if (err) return cli_fail(CLI_RUNTIME, "map: scalar: %s", ndp_strerror(err));
@@ -716,20 +731,32 @@ static int map_run_job(map_run *r, const map_args *a) {
   if (nfiles == 0)
     return cli_fail(CLI_USAGE, "map: %s needs at least one .npy input, got '%.100s'",
                     a->func, a->inputs[0]);
-  /* Scalars take their dtype from --dtype or from the other operand. */
+  /* A scalar (NEP 50): the loop is chosen with it standing for the array's
+   * dtype (or --dtype's) when its kind allows, then it is converted to the
+   * loop's dtype, and the loop is resolved again with that. */
+  ndp_dtype in_dt[2] = {NDP_NTYPES, NDP_NTYPES}, loop_dt, out_dt;
+  for (int k = 0; k < r->nops; k++) {
+    if (r->ops[k].kind == SC_NONE) {
+      in_dt[k] = r->ops[k].arr->dtype;
+      continue;
+    }
+    /* a scalar's other operand is a file: nfiles > 0 and nops == 2 */
+    ndp_dtype other = a->loop != NDP_NTYPES ? a->loop : r->ops[1 - k].arr->dtype;
+    in_dt[k] = weak_dtype(r->ops[k].kind, other);
+  }
+  ndp_status st = {0, "", -1};
+  int err = ndp_op_resolve(op, in_dt, a->loop, a->casting, &loop_dt, &out_dt, &st);
+  if (err) return cli_fail(cli_status_for(err), "map: %s", cli_errmsg(err, &st));
   for (int k = 0; k < r->nops; k++) {
     if (r->ops[k].kind == SC_NONE) continue;
-    ndp_dtype other = a->loop != NDP_NTYPES ? a->loop : r->ops[1 - k].arr->dtype;
-    if ((rc = scalar_dtype(&r->ops[k], other, op))) return rc;
+    if ((rc = settle_scalar(&r->ops[k], loop_dt, op))) return rc;
+    in_dt[k] = r->ops[k].arr->dtype;
   }
   const ndp_array *in[2] = {r->ops[0].arr, r->nops > 1 ? r->ops[1].arr : NULL};
-  ndp_dtype in_dt[2] = {in[0]->dtype, in[1] ? in[1]->dtype : NDP_NTYPES};
-  ndp_status st = {0, "", -1};
   int ndim = 0;
   int64_t shape[NDP_MAXDIMS];
-  int err = ndp_broadcast_shape(r->nops, in, &ndim, shape, &st);
+  err = ndp_broadcast_shape(r->nops, in, &ndim, shape, &st);
   if (err) return cli_fail(cli_status_for(err), "map: %s", cli_errmsg(err, &st));
-  ndp_dtype loop_dt, out_dt;
   err = ndp_op_resolve(op, in_dt, a->loop, a->casting, &loop_dt, &out_dt, &st);
   if (err) return cli_fail(cli_status_for(err), "map: %s", cli_errmsg(err, &st));
   const ndp_array *out = NULL;

@@ -112,7 +112,10 @@ void cli_parser_init(cli_parser *p, const char *cmd, int argc, char **argv);
 /* Next argument. Returns an option id (> 0) with its value in p->arg,
  * CLI_POS with the positional in p->arg, CLI_END, or CLI_BAD after printing
  * the error (unknown option, missing value). Arguments that read as negative
- * numbers ("-1", "-inf", "-.5") are positionals. opts ends with id 0. */
+ * numbers ("-1", "-inf", "-.5") are positionals. After "--" every argument
+ * is a positional except -o/--output (and its value) when opts has an
+ * "output" option: the output is still an option there. opts ends with
+ * id 0. */
 int cli_next(cli_parser *p, const cli_opt *opts);
 
 /* Option ids every command accepts. */

@@ -153,12 +153,21 @@ static int unknown_option(const cli_parser *p, const char *a, size_t len) {
   return CLI_BAD;
 }
 
+/* After "--", -o/--output (with its value) is still the output option. */
+static int is_output_option(const cli_opt *opts, const char *a) {
+  const cli_opt *o = find_long(opts, "output", 6);
+  if (!o || a[0] != '-') return 0;
+  if (o->short_name && a[1] == o->short_name) return 1;
+  return !strncmp(a, "--output", 8) && (a[8] == '\0' || a[8] == '=');
+}
+
 int cli_next(cli_parser *p, const cli_opt *opts) {
   if (p->i >= p->argc) return CLI_END;
   const char *a = p->argv[p->i++];
   p->opt = a;
   p->arg = NULL;
-  if (p->only_pos || a[0] != '-' || a[1] == '\0' || cli_is_number(a)) {
+  if ((p->only_pos && !is_output_option(opts, a)) || a[0] != '-' || a[1] == '\0' ||
+      cli_is_number(a)) {
     p->arg = a;
     return CLI_POS;
   }
@@ -1094,7 +1103,11 @@ static void print_eval_usage(FILE *out) {
         "  all but the last assigning a temporary:  t = a * 2; exp(t) - b\n"
         "  The last may reduce: sum, prod, min, max, mean, any, all over the\n"
         "  whole result, sum(x), or one axis, sum(x, axis=0).\n"
-        "  An EXPR starting with -o or -h goes after '--': ndpar eval -- '-h * 2' ...\n"
+        "  An EXPR may start with '-' ('-a + b'); one starting with -o or -h goes\n"
+        "  after '--': the argument after '--' is the EXPR, whatever it starts\n"
+        "  with, and later arguments are NAME=VALUE or -o/--output OUT.npy (the\n"
+        "  one option still read after '--'):\n"
+        "    ndpar eval -- '-h * 2' h=x.npy -o q.npy\n"
         "\n"
         "options:\n"
         "  -o, --output OUT.npy   the result (required unless --explain)\n"
@@ -1190,10 +1203,17 @@ static int parse_eval_args(int argc, char **argv, eval_args *a, int *help) {
   cli_parser_init(&p, "eval", argc, argv);
   for (;;) {
     /* An expression may start with '-' ("-a + b"): before the expression,
-     * "-X..." is an option only for the short options there are. */
+     * "-X..." is an option only for the short options there are; right
+     * after "--" the next argument is the expression, whatever it is. */
     const char *next = p.i < p.argc ? p.argv[p.i] : NULL;
-    if (!a->src && !p.only_pos && next && next[0] == '-' && next[1] != '-' &&
-        next[1] != '\0' && !find_short(opts, next[1])) {
+    if (!a->src && !p.only_pos && next && !strcmp(next, "--")) {
+      p.only_pos = 1;
+      p.i++;
+      continue;
+    }
+    if (!a->src && next &&
+        (p.only_pos || (next[0] == '-' && next[1] != '-' && next[1] != '\0' &&
+                        !find_short(opts, next[1])))) {
       a->src = next;
       p.i++;
       continue;
@@ -1441,7 +1461,10 @@ static const char main_usage[] =
     "options:\n"
     "  --threads N   threads to use (also accepted after the command)\n"
     "  --version     print the version\n"
-    "  -h, --help    show this help; 'ndpar COMMAND --help' for a command\n";
+    "  -h, --help    show this help; 'ndpar COMMAND --help' for a command\n"
+    "\n"
+    "After '--', a command reads arguments starting with '-' as operands, not\n"
+    "options, except -o/--output OUT.npy, which is still the output.\n";
 
 typedef struct command {
   const char *name;

@@ -490,10 +490,25 @@ static ndp_dtype weak_dtype(int kind, ndp_dtype other) {
  * `divide u8.npy 300` runs in float64 and 300 fits). An int that does not
  * fit an integer loop is an error (NumPy's OverflowError), except for the
  * comparisons and logical functions, which NumPy 2 answers exactly: the
- * scalar then stays int64 (or uint64) and the loop is chosen again with
- * it. Returns CLI_OK or an exit status after printing the error. */
-static int settle_scalar(operand *o, ndp_dtype loop, int op) {
-  ndp_dtype t = loop;
+ * scalar is then widened to int64 (or uint64; *widened set) and the loop
+ * is chosen again with it. A scalar of a higher kind than the loop (a float
+ * in an integer loop, given by --dtype) keeps its default dtype and meets
+ * the casting rule as an array would; true/false is a bool. Under
+ * --casting equiv NumPy refuses to convert a Python int or float to any
+ * dtype but its default (int64, float64) outside those functions.
+ * Returns CLI_OK or an exit status after printing the error. */
+static int settle_scalar(operand *o, ndp_dtype loop, int op, ndp_casting casting,
+                         int *widened) {
+  ndp_dtype dflt = o->kind == SC_BOOL ? NDP_BOOL : o->kind == SC_INT ? NDP_INT64 : NDP_FLOAT64;
+  ndp_dtype t = dflt;
+  if (o->kind != SC_BOOL &&
+      (is_float_dtype(loop) || (o->kind == SC_INT && is_integer_dtype(loop))))
+    t = loop;
+  if (casting == NDP_CASTING_EQUIV && !is_exact_predicate(op) && t != dflt)
+    return cli_fail(CLI_USAGE,
+                    "map: cannot cast Python %s %.100s to %s under the casting rule "
+                    "'equiv' (as NumPy)", o->kind == SC_INT ? "int" : "float", o->text,
+                    ndp_dtype_name(t));
   int neg = 0, huge = 0;
   uint64_t mag = 0;
   if (o->kind == SC_INT) {
@@ -503,7 +518,7 @@ static int settle_scalar(operand *o, ndp_dtype loop, int op) {
     mag = strtoull(d, NULL, 10);
     huge = errno == ERANGE;
   }
-  if (o->kind == SC_INT && is_integer_dtype(t) && (huge || !int_fits(neg, mag, t))) {
+  if (is_integer_dtype(t) && (huge || !int_fits(neg, mag, t))) {
     if (is_exact_predicate(op) && !huge && int_fits(neg, mag, NDP_INT64))
       t = NDP_INT64;
     else if (is_exact_predicate(op) && !huge && !neg)
@@ -511,32 +526,23 @@ static int settle_scalar(operand *o, ndp_dtype loop, int op) {
     else
       return cli_fail(CLI_USAGE, "map: Python integer %.100s is out of bounds for %s",
                       o->text, huge ? "any integer dtype" : ndp_dtype_name(t));
+    *widened = 1;
   }
-  double x = o->kind == SC_BOOL ? (o->text[0] == 't' || o->text[0] == 'T')
-                                : strtod(o->text, NULL);
+  /* Two's complement of the magnitude: exact for every value that fits. */
+  uint64_t u = neg ? 0 - mag : mag;
+  int64_t i = neg ? (mag > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)mag) : (int64_t)mag;
   switch (t) {
-  case NDP_BOOL: o->v.b = x != 0.0; break;
-  case NDP_FLOAT32: o->v.f32 = (float)x; break;
-  case NDP_FLOAT64: o->v.f64 = x; break;
-  default:
-    if (o->kind != SC_INT) mag = x != 0.0; /* true/false into an integer loop */
-    {
-      /* Two's complement of the magnitude: exact for every value that fits. */
-      uint64_t u = neg ? 0 - mag : mag;
-      switch (t) {
-      case NDP_INT8: o->v.i8 = (int8_t)(neg ? -(int64_t)(mag) : (int64_t)mag); break;
-      case NDP_UINT8: o->v.u8 = (uint8_t)u; break;
-      case NDP_INT16: o->v.i16 = (int16_t)(neg ? -(int64_t)mag : (int64_t)mag); break;
-      case NDP_UINT16: o->v.u16 = (uint16_t)u; break;
-      case NDP_INT32: o->v.i32 = (int32_t)(neg ? -(int64_t)mag : (int64_t)mag); break;
-      case NDP_UINT32: o->v.u32 = (uint32_t)u; break;
-      case NDP_INT64:
-        o->v.i64 = neg ? (mag > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)mag)
-                       : (int64_t)mag;
-        break;
-      default: o->v.u64 = u; break;
-      }
-    }
+  case NDP_BOOL: o->v.b = o->text[0] == 't' || o->text[0] == 'T'; break;
+  case NDP_FLOAT32: o->v.f32 = (float)strtod(o->text, NULL); break;
+  case NDP_FLOAT64: o->v.f64 = strtod(o->text, NULL); break;
+  case NDP_INT8: o->v.i8 = (int8_t)i; break;
+  case NDP_UINT8: o->v.u8 = (uint8_t)u; break;
+  case NDP_INT16: o->v.i16 = (int16_t)i; break;
+  case NDP_UINT16: o->v.u16 = (uint16_t)u; break;
+  case NDP_INT32: o->v.i32 = (int32_t)i; break;
+  case NDP_UINT32: o->v.u32 = (uint32_t)u; break;
+  case NDP_INT64: o->v.i64 = i; break;
+  default: o->v.u64 = u; break;
   }
   int err = ndp_array_init(&o->sarr, &o->v, t, 0, NULL);
   if (err) return cli_fail(CLI_RUNTIME, "map: scalar: %s", ndp_strerror(err));
@@ -754,19 +760,28 @@ static int map_run_job(map_run *r, const map_args *a) {
     in_dt[k] = weak_dtype(r->ops[k].kind, other);
   }
   ndp_status st = {0, "", -1};
-  int err = ndp_op_resolve(op, in_dt, a->loop, a->casting, &loop_dt, &out_dt, &st);
-  if (err) return cli_fail(cli_status_for(err), "map: %s", cli_errmsg(err, &st));
-  for (int k = 0; k < r->nops; k++) {
-    if (r->ops[k].kind == SC_NONE) continue;
-    if ((rc = settle_scalar(&r->ops[k], loop_dt, op))) return rc;
-    in_dt[k] = r->ops[k].arr->dtype;
+  int err, widened = 0;
+  ndp_casting casting = a->casting;
+  if (nfiles < r->nops) {
+    /* the loop for the scalars' stand-in dtypes; the casting rule is
+     * checked below, once they are converted */
+    err = ndp_op_resolve(op, in_dt, a->loop, NDP_CASTING_UNSAFE, &loop_dt, &out_dt, &st);
+    if (err) return cli_fail(cli_status_for(err), "map: %s", cli_errmsg(err, &st));
+    for (int k = 0; k < r->nops; k++) {
+      if (r->ops[k].kind == SC_NONE) continue;
+      if ((rc = settle_scalar(&r->ops[k], loop_dt, op, a->casting, &widened))) return rc;
+      in_dt[k] = r->ops[k].arr->dtype;
+    }
+    /* NumPy compares with a widened int exactly under every rule (an
+     * output updated in place still meets the rule given: open_output) */
+    if (widened && casting < NDP_CASTING_SAFE) casting = NDP_CASTING_SAFE;
   }
   const ndp_array *in[2] = {r->ops[0].arr, r->nops > 1 ? r->ops[1].arr : NULL};
   int ndim = 0;
   int64_t shape[NDP_MAXDIMS];
   err = ndp_broadcast_shape(r->nops, in, &ndim, shape, &st);
   if (err) return cli_fail(cli_status_for(err), "map: %s", cli_errmsg(err, &st));
-  err = ndp_op_resolve(op, in_dt, a->loop, a->casting, &loop_dt, &out_dt, &st);
+  err = ndp_op_resolve(op, in_dt, a->loop, casting, &loop_dt, &out_dt, &st);
   if (err) return cli_fail(cli_status_for(err), "map: %s", cli_errmsg(err, &st));
   const ndp_array *out = NULL;
   if ((rc = open_output(r->ops, r->nops, a->out, a->casting, out_dt, ndim, shape,
@@ -775,7 +790,7 @@ static int map_run_job(map_run *r, const map_args *a) {
   cli_progress prog;
   cli_progress_start(&prog, ndp_op_name(op));
   ndp_exec ex = {0, cli_progress_poll, &prog, 0.0};
-  err = ndp_ufunc(op, in, out, a->loop, a->casting, &ex, &st);
+  err = ndp_ufunc(op, in, out, a->loop, casting, &ex, &st);
   cli_progress_done(&prog);
   if (err) return fail_about(cli_status_for(err), ndp_op_name(op), err, &st);
   return CLI_OK;

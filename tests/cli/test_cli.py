@@ -239,6 +239,32 @@ def test_map_scalar_nep50_grid(cli, tmp_path, func, dtype, text, scalar_first):
     np.testing.assert_array_equal(got, want)  # divide is correctly rounded
 
 
+@pytest.mark.parametrize("casting", ["no", "equiv", "safe", "same_kind"])
+@pytest.mark.parametrize("func,text", [("add", "3"), ("less", "300"), ("less", "-1"),
+                                       ("add", "2.5"), ("logical_and", "300"),
+                                       ("divide", "300"), ("multiply", "-2")])
+def test_map_scalar_casting(cli, tmp_path, func, text, casting):
+    """--casting with a scalar as NumPy's casting=: an int out of range still
+    compares exactly under 'no' and 'equiv'; 'equiv' refuses to convert a
+    Python int or float to another dtype in arithmetic ('no' does not)."""
+    a = np.array([1, 2, 200], dtype=np.uint8)
+    value = float(text) if "." in text else int(text)
+    try:
+        want = np.asarray(getattr(np, func)(a, value, casting=casting))
+    except (TypeError, OverflowError):
+        want = None
+    src = save(tmp_path / "a.npy", a)
+    out = tmp_path / "out.npy"
+    if want is None:
+        cli.fails("map", func, src, text, "--casting", casting, "-o", out)
+        assert not out.exists()
+        return
+    cli.ok("map", func, src, text, "--casting", casting, "-o", out)
+    got = np.load(out)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
 def test_map_fortran_order(cli, tmp_path):
     a = np.asfortranarray(sample("float64", shape=(4, 6), seed=7))
     src = save(tmp_path / "f.npy", a)

@@ -32,7 +32,8 @@ def assert_same(got, want):
     ("add", ["1"], lambda m: np.add(m, 1)),
     ("add", ["{m}"], lambda m: np.add(m, m)),
     ("multiply", ["2.5"], lambda m: np.multiply(m, 2.5)),
-    ("logical_not", [], lambda m: np.logical_not(m)),
+    ("logical_xor", ["true"], lambda m: np.logical_xor(m, True)),
+    ("logical_and", ["{m}"], lambda m: np.logical_and(m, m)),
     ("equal", ["true"], lambda m: np.equal(m, True)),
 ])
 def test_map(cli, tmp_path, mfile, func, args, ref):

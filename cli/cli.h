@@ -2,9 +2,10 @@
  * cli/cli.h - declarations shared by the files of the ndpar command.
  *
  * The command uses the public API only (ndpar.h). main.c holds the command
- * dispatcher, `info`, `map`, `rolling` and the small helpers every command
- * needs (option parsing, error reporting, number parsing); demo.c holds
- * `demo`; cmd_apply.c `apply`; progress.c the progress bar drawn on stderr.
+ * dispatcher, `info`, `map`, `rolling`, `eval` and the small helpers every
+ * command needs (option parsing, error reporting, number parsing); demo.c
+ * holds `demo`; cmd_apply.c `apply`; output.c the output file (written
+ * through a temporary); progress.c the progress bar drawn on stderr.
  *
  * Error convention: a command prints at most one line, "ndpar: <message>",
  * on stderr (cli_fail) and returns its exit status: CLI_OK, CLI_USAGE for bad
@@ -19,6 +20,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "ndpar.h"
 
@@ -48,10 +50,42 @@ int cli_status_for(int err);
 /* The message of a failed call: st->msg when set, else ndp_strerror(err).
  * Borrowed from st or static storage. */
 const char *cli_errmsg(int err, const ndp_status *st);
-/* The output file being written, removed by the SIGBUS handler (a mapped
- * file truncated, a full disk); NULL when none. path must stay valid until
- * reset. */
+/* The output file being written (a temporary), removed by the SIGBUS
+ * handler (a mapped file truncated, a full disk) and by a second ^C; NULL
+ * when none. path must stay valid until reset. */
 void cli_set_partial_output(const char *path);
+/* The file cli_set_partial_output was last given, or NULL (async-signal-
+ * safe: a plain read). */
+const char *cli_partial_output(void);
+
+/* ---- the output file (output.c) ----------------------------------------- */
+
+/* A new output: a temporary beside -o, renamed over it on success. */
+typedef struct cli_output {
+  const char *path;    /* borrowed: -o as given */
+  char *target;        /* owned: the file replaced (path, or a link's target) */
+  char *tmp;           /* owned: the temporary being written */
+  int existed;         /* a file was at path */
+  mode_t mode;         /* its permission bits, kept */
+  int open;            /* f is mapped */
+  ndp_npy f;           /* the temporary's mapping: write the result here */
+} cli_output;
+
+/* Bad usage (after printing it) if path cannot be an output: a directory,
+ * not a regular file, not writable, or in a missing or read-only
+ * directory. Returns CLI_OK or CLI_USAGE. */
+int cli_check_output_path(const char *path);
+/* Checks path, then creates the temporary .npy of this dtype and shape and
+ * maps it (o->f.arr). Nothing at path is touched. Returns CLI_OK, or an
+ * exit status after printing the error (nothing is then left on disk and
+ * cli_output_finish need not be called). */
+int cli_output_create(cli_output *o, const char *path, ndp_dtype dt, int fortran,
+                      int ndim, const int64_t *shape);
+/* Ends the output of a run that ends with `status`: closes the mapping,
+ * then renames the temporary over -o if status (and the close) is CLI_OK,
+ * else removes it. Returns the final status (a failed close or rename is
+ * reported). Safe on a zeroed or finished o. */
+int cli_output_finish(cli_output *o, int status);
 
 /* ---- option parsing (main.c) -------------------------------------------- */
 
@@ -78,7 +112,10 @@ void cli_parser_init(cli_parser *p, const char *cmd, int argc, char **argv);
 /* Next argument. Returns an option id (> 0) with its value in p->arg,
  * CLI_POS with the positional in p->arg, CLI_END, or CLI_BAD after printing
  * the error (unknown option, missing value). Arguments that read as negative
- * numbers ("-1", "-inf", "-.5") are positionals. opts ends with id 0. */
+ * numbers ("-1", "-inf", "-.5") are positionals. After "--" every argument
+ * is a positional except -o/--output (and its value) when opts has an
+ * "output" option: the output is still an option there. opts ends with
+ * id 0. */
 int cli_next(cli_parser *p, const cli_opt *opts);
 
 /* Option ids every command accepts. */

@@ -15,7 +15,9 @@
  *
  * As `map` and `eval`: inputs are memory-mapped, everything that can be
  * checked is checked before the output is created at its final size, and
- * an output left by a failed run is removed. Inputs stored in non-native
+ * the output is a temporary renamed over -o only when the run succeeds (an
+ * index out of range shows only during the run): a failed run leaves a file
+ * that was at -o as it was, and no new file. Inputs stored in non-native
  * byte order are copied to native order first (ndp_apply reads native
  * order only). Every failure is one line "ndpar: ..."; a bad table line is
  * named "TABLE.txt:LINE: ...", a bad index "index[i] = v is outside
@@ -48,8 +50,9 @@ static void print_apply_usage(FILE *out) {
         "IDX[i] of TABLE.txt (counting from 0) evaluated at x0[i], x1[i], ...\n"
         "The points are grouped by index with a parallel counting sort, each\n"
         "group is evaluated on every core, and the results are scattered back.\n"
-        "Inputs are memory-mapped and the result is written straight into\n"
-        "OUT.npy.\n"
+        "Inputs are memory-mapped and the result is written straight into a\n"
+        "new file that replaces OUT.npy when the run succeeds: a failed run (an\n"
+        "index out of range, ^C) leaves OUT.npy as it was.\n"
         "\n"
         "the table:\n"
         "  one expression per line, in the language of 'ndpar eval' (elementwise:\n"
@@ -109,19 +112,12 @@ typedef struct apply_run {
   ndp_expr **exprs;        /* owned: k programs */
   long *lines;             /* owned: k line numbers (1-based) */
   ndp_apply_entry *table;  /* owned */
-  ndp_npy outf;
-  int created;
+  cli_output outf;         /* the output (a temporary until the run succeeds) */
 } apply_run;
 
-static int apply_cleanup(apply_run *r, const char *out_path, int status) {
+static int apply_cleanup(apply_run *r, int status) {
   ndp_status st = {0, "", -1};
-  if (r->created) {
-    int err = ndp_npy_close(&r->outf, &st);
-    if (err && status == CLI_OK)
-      status = cli_fail(CLI_RUNTIME, "%.300s: %s", out_path, cli_errmsg(err, &st));
-    if (status != CLI_OK) unlink(out_path);
-    cli_set_partial_output(NULL);
-  }
+  status = cli_output_finish(&r->outf, status);
   for (int j = 0; j < r->nin; j++) {
     int err = ndp_npy_close(&r->in[j].f, &st);
     if (err && status == CLI_OK)
@@ -452,29 +448,16 @@ bad:
                   s, ndp_dtype_name(dt));
 }
 
-static int create_output(apply_run *r, const char *path, ndp_dtype dt, int64_t n) {
+/* Bad usage if -o cannot be an output: a directory, an input, ... */
+static int check_output(const apply_run *r, const char *path) {
   struct stat sb;
-  int existed = stat(path, &sb) == 0;
-  if (existed) {
-    if (S_ISDIR(sb.st_mode)) return cli_fail(CLI_USAGE, "%.300s: is a directory", path);
-    if (!S_ISREG(sb.st_mode))
-      return cli_fail(CLI_USAGE, "%.300s: not a regular file (the output is mapped)", path);
+  int rc = cli_check_output_path(path);
+  if (rc) return rc;
+  if (stat(path, &sb) == 0)
     for (int j = 0; j < r->nin; j++)
       if (r->in[j].sb.st_dev == sb.st_dev && r->in[j].sb.st_ino == sb.st_ino)
         return cli_fail(CLI_USAGE, "apply: -o %.300s is also an input; write the result to "
                         "another file", path);
-  }
-  ndp_status st = {0, "", -1};
-  cli_set_partial_output(path);
-  int err = ndp_npy_create(path, dt, 0, 1, &n, &r->outf, &st);
-  if (err) {
-    cli_set_partial_output(NULL);
-    if (!existed) unlink(path);
-    const char *msg = cli_errmsg(err, &st);
-    if (strstr(msg, path)) return cli_fail(cli_status_for(err), "%s", msg);
-    return cli_fail(cli_status_for(err), "%.300s: %s", path, msg);
-  }
-  r->created = 1;
   return CLI_OK;
 }
 
@@ -507,14 +490,17 @@ static int apply_run_job(apply_run *r, const apply_args *a) {
   _Alignas(8) unsigned char defv[8];
   if (a->defv && (rc = parse_default(a->defv, odt, defv))) return rc;
   int64_t n = r->in[a->ninputs].arr->shape[0];
-  if ((rc = create_output(r, a->out, odt, n))) return rc;
+  if ((rc = check_output(r, a->out))) return rc;
+  /* An index out of range is found during the run: the result goes to a
+   * temporary, renamed over -o only on success. */
+  if ((rc = cli_output_create(&r->outf, a->out, odt, 0, 1, &n))) return rc;
   const ndp_array *xs[MAX_INPUTS];
   for (int j = 0; j < a->ninputs; j++) xs[j] = r->in[j].arr;
   cli_progress prog;
   cli_progress_start(&prog, "apply");
   ndp_exec ex = {0, cli_progress_poll, &prog, 0.0};
   ndp_status st = {0, "", -1};
-  int err = ndp_apply(a->ninputs, xs, r->in[a->ninputs].arr, r->k, r->table, &r->outf.arr,
+  int err = ndp_apply(a->ninputs, xs, r->in[a->ninputs].arr, r->k, r->table, &r->outf.f.arr,
                       a->defv ? defv : NULL, &ex, &st);
   cli_progress_done(&prog);
   if (err) return apply_error(r, a, err, &st);
@@ -533,7 +519,7 @@ int cmd_apply(int argc, char **argv) {
   apply_run *r = calloc(1, sizeof *r);
   if (!r) return cli_fail(CLI_RUNTIME, "apply: out of memory");
   rc = apply_run_job(r, &a);
-  rc = apply_cleanup(r, a.out, rc);
+  rc = apply_cleanup(r, rc);
   free(r);
   return rc;
 }

@@ -19,11 +19,15 @@
  * (ndp_npy_create) and let ndp_ufunc / ndp_rolling / ndp_expr_eval write
  * straight into that mapping, so no file is ever read whole and files larger
  * than memory work. Everything that can be checked is checked before the
- * output is created; an output created by a failed run is removed.
+ * output is created, and a new output is a temporary renamed over -o only
+ * when the run succeeds (output.c): a failed run leaves a file that was at
+ * -o as it was, and no new file.
  *
  * A scalar operand follows NumPy 2's rule for Python scalars (NEP 50): it is
- * "weak" and takes the dtype of the array operand when its kind allows
- * (see scalar_dtype), so `map add u8.npy 1` stays uint8.
+ * "weak", standing for the array operand's dtype when its kind allows while
+ * the loop is chosen, so `map add u8.npy 1` stays uint8, and it is then
+ * converted to the loop's dtype, so `map divide u8.npy 300` runs in float64
+ * (see weak_dtype, settle_scalar).
  *
  * Exit status: 0 success; 2 bad usage or bad input; 1 unexpected failure;
  * 130 interrupted. Every failure prints exactly one line "ndpar: ..." on
@@ -149,12 +153,21 @@ static int unknown_option(const cli_parser *p, const char *a, size_t len) {
   return CLI_BAD;
 }
 
+/* After "--", -o/--output (with its value) is still the output option. */
+static int is_output_option(const cli_opt *opts, const char *a) {
+  const cli_opt *o = find_long(opts, "output", 6);
+  if (!o || a[0] != '-') return 0;
+  if (o->short_name && a[1] == o->short_name) return 1;
+  return !strncmp(a, "--output", 8) && (a[8] == '\0' || a[8] == '=');
+}
+
 int cli_next(cli_parser *p, const cli_opt *opts) {
   if (p->i >= p->argc) return CLI_END;
   const char *a = p->argv[p->i++];
   p->opt = a;
   p->arg = NULL;
-  if (p->only_pos || a[0] != '-' || a[1] == '\0' || cli_is_number(a)) {
+  if ((p->only_pos && !is_output_option(opts, a)) || a[0] != '-' || a[1] == '\0' ||
+      cli_is_number(a)) {
     p->arg = a;
     return CLI_POS;
   }
@@ -292,6 +305,8 @@ static void on_sigbus(int sig) {
 
 void cli_set_partial_output(const char *path) { partial_output = path; }
 
+const char *cli_partial_output(void) { return partial_output; }
+
 static void install_sigbus(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -369,12 +384,16 @@ static void print_map_usage(FILE *out) {
   fputs("usage: ndpar map FUNC IN.npy [IN2.npy|SCALAR] -o OUT.npy [options]\n"
         "\n"
         "Apply the NumPy ufunc FUNC elementwise to .npy files, on every core.\n"
-        "Inputs are memory-mapped and the result is written straight into\n"
-        "OUT.npy, so files larger than memory work. Operands broadcast as in\n"
-        "NumPy; the result has NumPy's dtype (float32 where NumPy would give\n"
-        "float16). OUT.npy may be an input: it is then updated in place.\n"
+        "Inputs are memory-mapped and the result is written straight into a\n"
+        "new file that replaces OUT.npy when the run succeeds (a failed run\n"
+        "leaves OUT.npy as it was), so files larger than memory work.\n"
+        "Operands broadcast as in NumPy; the result has NumPy's dtype (float32\n"
+        "where NumPy would give float16). OUT.npy may be an input: it is then\n"
+        "updated in place.\n"
         "A SCALAR (3, -1.5, nan, inf, true) is a Python scalar to NumPy 2: it\n"
-        "takes the dtype of the array operand when its kind allows.\n"
+        "takes the dtype of the array operand when its kind allows, and must fit\n"
+        "the dtype the loop runs in (add u8.npy 300 is an error, divide u8.npy\n"
+        "300 runs in float64; comparisons are exact).\n"
         "\n"
         "options:\n"
         "  -o, --output OUT.npy   the result (required)\n"
@@ -436,10 +455,13 @@ static int is_float_dtype(ndp_dtype t) {
   return t == NDP_FLOAT32 || t == NDP_FLOAT64;
 }
 
-static int is_comparison(int op) {
+/* Comparisons and logical_and/or/xor: NumPy 2 gives the exact answer for a
+ * Python int out of the loop's range instead of refusing it. */
+static int is_exact_predicate(int op) {
   return op == NDP_OP_EQUAL || op == NDP_OP_NOT_EQUAL || op == NDP_OP_LESS ||
          op == NDP_OP_LESS_EQUAL || op == NDP_OP_GREATER ||
-         op == NDP_OP_GREATER_EQUAL;
+         op == NDP_OP_GREATER_EQUAL || op == NDP_OP_LOGICAL_AND ||
+         op == NDP_OP_LOGICAL_OR || op == NDP_OP_LOGICAL_XOR;
 }
 
 /* Does the integer (neg, mag) fit dtype t (an integer dtype)? */
@@ -454,61 +476,75 @@ static int int_fits(int neg, uint64_t mag, ndp_dtype t) {
   return is_signed && mag - 1 <= umax[t];
 }
 
-/* Chooses the dtype of a scalar operand next to an array of dtype `other`
- * (NEP 50) and stores its value. Returns CLI_OK or an exit status after
- * printing the error. */
-static int scalar_dtype(operand *o, ndp_dtype other, int op) {
-  ndp_dtype t;
-  int neg = 0;
+/* NEP 50, step 1: the dtype a scalar stands for while the loop is chosen.
+ * A Python int or float is "weak": it takes the dtype of the array operand
+ * `other` when the kinds allow (an int next to any integer or float array,
+ * a float next to a float array), else the default of its kind (int64,
+ * float64); true/false is a bool. */
+static ndp_dtype weak_dtype(int kind, ndp_dtype other) {
+  if (kind == SC_BOOL) return NDP_BOOL;
+  if (kind == SC_FLOAT) return is_float_dtype(other) ? other : NDP_FLOAT64;
+  return is_integer_dtype(other) || is_float_dtype(other) ? other : NDP_INT64;
+}
+
+/* NEP 50, step 2: stores the scalar as a 0-d array of the loop's dtype
+ * (NumPy converts a Python scalar to the dtype the loop runs in, so
+ * `divide u8.npy 300` runs in float64 and 300 fits). An int that does not
+ * fit an integer loop is an error (NumPy's OverflowError), except for the
+ * comparisons and logical functions, which NumPy 2 answers exactly: the
+ * scalar is then widened to int64 (or uint64; *widened set) and the loop
+ * is chosen again with it. A scalar of a higher kind than the loop (a float
+ * in an integer loop, given by --dtype) keeps its default dtype and meets
+ * the casting rule as an array would; true/false is a bool. Under
+ * --casting equiv NumPy refuses to convert a Python int or float to any
+ * dtype but its default (int64, float64) outside those functions.
+ * Returns CLI_OK or an exit status after printing the error. */
+static int settle_scalar(operand *o, ndp_dtype loop, int op, ndp_casting casting,
+                         int *widened) {
+  ndp_dtype dflt = o->kind == SC_BOOL ? NDP_BOOL : o->kind == SC_INT ? NDP_INT64 : NDP_FLOAT64;
+  ndp_dtype t = dflt;
+  if (o->kind != SC_BOOL &&
+      (is_float_dtype(loop) || (o->kind == SC_INT && is_integer_dtype(loop))))
+    t = loop;
+  if (casting == NDP_CASTING_EQUIV && !is_exact_predicate(op) && t != dflt)
+    return cli_fail(CLI_USAGE,
+                    "map: cannot cast Python %s %.100s to %s under the casting rule "
+                    "'equiv' (as NumPy)", o->kind == SC_INT ? "int" : "float", o->text,
+                    ndp_dtype_name(t));
+  int neg = 0, huge = 0;
   uint64_t mag = 0;
-  if (o->kind == SC_BOOL) {
-    t = NDP_BOOL;
-  } else if (o->kind == SC_FLOAT) {
-    t = is_float_dtype(other) ? other : NDP_FLOAT64;
-  } else {
+  if (o->kind == SC_INT) {
     const char *d = o->text + (o->text[0] == '+' || o->text[0] == '-');
     neg = o->text[0] == '-';
     errno = 0;
     mag = strtoull(d, NULL, 10);
-    int huge = errno == ERANGE;
-    if (is_float_dtype(other)) {
-      t = other;
-    } else {
-      t = is_integer_dtype(other) ? other : NDP_INT64;
-      if (huge || !int_fits(neg, mag, t)) {
-        /* NumPy 2 compares with an out-of-range Python int exactly; an int64
-         * (or uint64) scalar gives the same answers through promotion. */
-        if (is_comparison(op) && !huge && int_fits(neg, mag, NDP_INT64))
-          t = NDP_INT64;
-        else if (is_comparison(op) && !huge && !neg)
-          t = NDP_UINT64;
-        else
-          return cli_fail(CLI_USAGE, "map: scalar %.100s is out of bounds for %s",
-                          o->text, huge ? "any integer dtype" : ndp_dtype_name(t));
-      }
-    }
+    huge = errno == ERANGE;
   }
+  if (is_integer_dtype(t) && (huge || !int_fits(neg, mag, t))) {
+    if (is_exact_predicate(op) && !huge && int_fits(neg, mag, NDP_INT64))
+      t = NDP_INT64;
+    else if (is_exact_predicate(op) && !huge && !neg)
+      t = NDP_UINT64;
+    else
+      return cli_fail(CLI_USAGE, "map: Python integer %.100s is out of bounds for %s",
+                      o->text, huge ? "any integer dtype" : ndp_dtype_name(t));
+    *widened = 1;
+  }
+  /* Two's complement of the magnitude: exact for every value that fits. */
+  uint64_t u = neg ? 0 - mag : mag;
+  int64_t i = neg ? (mag > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)mag) : (int64_t)mag;
   switch (t) {
   case NDP_BOOL: o->v.b = o->text[0] == 't' || o->text[0] == 'T'; break;
   case NDP_FLOAT32: o->v.f32 = (float)strtod(o->text, NULL); break;
   case NDP_FLOAT64: o->v.f64 = strtod(o->text, NULL); break;
-  default: {
-    /* Two's complement of the magnitude: exact for every value that fits. */
-    uint64_t u = neg ? 0 - mag : mag;
-    switch (t) {
-    case NDP_INT8: o->v.i8 = (int8_t)(neg ? -(int64_t)(mag) : (int64_t)mag); break;
-    case NDP_UINT8: o->v.u8 = (uint8_t)u; break;
-    case NDP_INT16: o->v.i16 = (int16_t)(neg ? -(int64_t)mag : (int64_t)mag); break;
-    case NDP_UINT16: o->v.u16 = (uint16_t)u; break;
-    case NDP_INT32: o->v.i32 = (int32_t)(neg ? -(int64_t)mag : (int64_t)mag); break;
-    case NDP_UINT32: o->v.u32 = (uint32_t)u; break;
-    case NDP_INT64:
-      o->v.i64 = neg ? (mag > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)mag)
-                     : (int64_t)mag;
-      break;
-    default: o->v.u64 = u; break;
-    }
-  }
+  case NDP_INT8: o->v.i8 = (int8_t)i; break;
+  case NDP_UINT8: o->v.u8 = (uint8_t)u; break;
+  case NDP_INT16: o->v.i16 = (int16_t)i; break;
+  case NDP_UINT16: o->v.u16 = (uint16_t)u; break;
+  case NDP_INT32: o->v.i32 = (int32_t)i; break;
+  case NDP_UINT32: o->v.u32 = (uint32_t)u; break;
+  case NDP_INT64: o->v.i64 = i; break;
+  default: o->v.u64 = u; break;
   }
   int err = ndp_array_init(&o->sarr, &o->v, t, 0, NULL);
   if (err) return cli_fail(CLI_RUNTIME, "map: scalar: %s", ndp_strerror(err));
@@ -535,35 +571,6 @@ static void fmt_shape(int ndim, const int64_t *shape, char *buf, size_t cap) {
     n += (size_t)snprintf(buf + n, cap - n, "%s%lld", d ? ", " : "",
                           (long long)shape[d]);
   if (n < cap) snprintf(buf + n, cap - n, ndim == 1 ? ",)" : ")");
-}
-
-/* Bad usage if the output's directory is missing or not writable (the
- * library would fail later with a less precise I/O error). */
-static int check_output_path(const char *path) {
-  struct stat sb;
-  if (stat(path, &sb) == 0) {
-    if (S_ISDIR(sb.st_mode))
-      return cli_fail(CLI_USAGE, "%.300s: is a directory", path);
-    if (!S_ISREG(sb.st_mode))
-      return cli_fail(CLI_USAGE, "%.300s: not a regular file (the output is mapped)",
-                      path);
-    return CLI_OK;
-  }
-  char dir[4096];
-  const char *slash = strrchr(path, '/');
-  if (!slash) {
-    snprintf(dir, sizeof dir, ".");
-  } else if (slash == path) {
-    snprintf(dir, sizeof dir, "/");
-  } else {
-    size_t len = (size_t)(slash - path);
-    if (len >= sizeof dir) return CLI_OK; /* let the library judge */
-    memcpy(dir, path, len);
-    dir[len] = '\0';
-  }
-  if (access(dir, W_OK | X_OK) != 0)
-    return cli_fail(CLI_USAGE, "cannot create %.300s: %s", path, strerror(errno));
-  return CLI_OK;
 }
 
 /* Opens file operand k (sharing an earlier operand's mapping when it is the
@@ -666,18 +673,12 @@ static int parse_map_args(int argc, char **argv, map_args *a, int *help) {
 typedef struct map_run {
   operand ops[2];
   int nops;
-  ndp_npy outf;
-  int created;              /* outf was created by us (remove on failure) */
+  cli_output outf;          /* a new output (not an input updated in place) */
 } map_run;
 
-static int map_cleanup(map_run *r, const char *out_path, int status) {
+static int map_cleanup(map_run *r, int status) {
   ndp_status st = {0, "", -1};
-  if (r->created) {
-    int err = ndp_npy_close(&r->outf, &st);
-    if (err && status == CLI_OK) status = fail_about(CLI_RUNTIME, out_path, err, &st);
-    if (status != CLI_OK) unlink(out_path);
-    partial_output = NULL;
-  }
+  status = cli_output_finish(&r->outf, status);
   for (int k = 0; k < r->nops; k++) {
     operand *o = &r->ops[k];
     if (o->kind != SC_NONE || o->npy != &o->f) continue;
@@ -692,13 +693,13 @@ static const char *const casting_names[] = {"no", "equiv", "safe", "same_kind",
 
 /* The output of `map` and `eval`: the input among ops[0..nops) that is the
  * output file, updated in place (its shape must be the result's and the
- * result must cast to its dtype), or a new file at path, in Fortran order
- * when every file input is a Fortran array of more than one dimension.
- * OUT: *out; *created set when a new file was made (outf, then, to close).
- * Returns CLI_OK or an exit status after printing the error. */
+ * result must cast to its dtype), or a new file for path (cli_output_create:
+ * renamed over path on success), in Fortran order when every file input is
+ * a Fortran array of more than one dimension.
+ * OUT: *out. Returns CLI_OK or an exit status after printing the error. */
 static int open_output(operand *ops, int nops, const char *path, ndp_casting casting,
-                       ndp_dtype out_dt, int ndim, const int64_t *shape, ndp_npy *outf,
-                       int *created, const ndp_array **out) {
+                       ndp_dtype out_dt, int ndim, const int64_t *shape, cli_output *outf,
+                       const ndp_array **out) {
   char want[256], have[256];
   for (int k = 0; k < nops; k++) {
     operand *o = &ops[k];
@@ -718,10 +719,6 @@ static int open_output(operand *ops, int nops, const char *path, ndp_casting cas
     *out = x;
     return CLI_OK;
   }
-  int rc = check_output_path(path);
-  if (rc) return rc;
-  struct stat sb;
-  int existed = stat(path, &sb) == 0;
   int fortran = 1, nfiles = 0;
   for (int k = 0; k < nops; k++) {
     if (ops[k].kind != SC_NONE) continue;
@@ -729,16 +726,9 @@ static int open_output(operand *ops, int nops, const char *path, ndp_casting cas
     fortran &= ops[k].npy->hdr.fortran_order && ops[k].arr->ndim > 1;
   }
   fortran &= nfiles > 0;
-  ndp_status st = {0, "", -1};
-  partial_output = path;
-  int err = ndp_npy_create(path, out_dt, fortran, ndim, shape, outf, &st);
-  if (err) {
-    partial_output = NULL;
-    if (!existed) unlink(path); /* whatever the failed create left */
-    return fail_about(cli_status_for(err), path, err, &st);
-  }
-  *created = 1;
-  *out = &outf->arr;
+  int rc = cli_output_create(outf, path, out_dt, fortran, ndim, shape);
+  if (rc) return rc;
+  *out = &outf->f.arr;
   return CLI_OK;
 }
 
@@ -758,30 +748,51 @@ static int map_run_job(map_run *r, const map_args *a) {
   if (nfiles == 0)
     return cli_fail(CLI_USAGE, "map: %s needs at least one .npy input, got '%.100s'",
                     a->func, a->inputs[0]);
-  /* Scalars take their dtype from --dtype or from the other operand. */
+  /* A scalar (NEP 50): the loop is chosen with it standing for the array's
+   * dtype (or --dtype's) when its kind allows, then it is converted to the
+   * loop's dtype, and the loop is resolved again with that. */
+  ndp_dtype in_dt[2] = {NDP_NTYPES, NDP_NTYPES}, loop_dt, out_dt;
   for (int k = 0; k < r->nops; k++) {
-    if (r->ops[k].kind == SC_NONE) continue;
+    if (r->ops[k].kind == SC_NONE) {
+      in_dt[k] = r->ops[k].arr->dtype;
+      continue;
+    }
+    /* a scalar's other operand is a file: nfiles > 0 and nops == 2 */
     ndp_dtype other = a->loop != NDP_NTYPES ? a->loop : r->ops[1 - k].arr->dtype;
-    if ((rc = scalar_dtype(&r->ops[k], other, op))) return rc;
+    in_dt[k] = weak_dtype(r->ops[k].kind, other);
+  }
+  ndp_status st = {0, "", -1};
+  int err, widened = 0;
+  ndp_casting casting = a->casting;
+  if (nfiles < r->nops) {
+    /* the loop for the scalars' stand-in dtypes; the casting rule is
+     * checked below, once they are converted */
+    err = ndp_op_resolve(op, in_dt, a->loop, NDP_CASTING_UNSAFE, &loop_dt, &out_dt, &st);
+    if (err) return cli_fail(cli_status_for(err), "map: %s", cli_errmsg(err, &st));
+    for (int k = 0; k < r->nops; k++) {
+      if (r->ops[k].kind == SC_NONE) continue;
+      if ((rc = settle_scalar(&r->ops[k], loop_dt, op, a->casting, &widened))) return rc;
+      in_dt[k] = r->ops[k].arr->dtype;
+    }
+    /* NumPy compares with a widened int exactly under every rule (an
+     * output updated in place still meets the rule given: open_output) */
+    if (widened && casting < NDP_CASTING_SAFE) casting = NDP_CASTING_SAFE;
   }
   const ndp_array *in[2] = {r->ops[0].arr, r->nops > 1 ? r->ops[1].arr : NULL};
-  ndp_dtype in_dt[2] = {in[0]->dtype, in[1] ? in[1]->dtype : NDP_NTYPES};
-  ndp_status st = {0, "", -1};
   int ndim = 0;
   int64_t shape[NDP_MAXDIMS];
-  int err = ndp_broadcast_shape(r->nops, in, &ndim, shape, &st);
+  err = ndp_broadcast_shape(r->nops, in, &ndim, shape, &st);
   if (err) return cli_fail(cli_status_for(err), "map: %s", cli_errmsg(err, &st));
-  ndp_dtype loop_dt, out_dt;
-  err = ndp_op_resolve(op, in_dt, a->loop, a->casting, &loop_dt, &out_dt, &st);
+  err = ndp_op_resolve(op, in_dt, a->loop, casting, &loop_dt, &out_dt, &st);
   if (err) return cli_fail(cli_status_for(err), "map: %s", cli_errmsg(err, &st));
   const ndp_array *out = NULL;
   if ((rc = open_output(r->ops, r->nops, a->out, a->casting, out_dt, ndim, shape,
-                       &r->outf, &r->created, &out)))
+                       &r->outf, &out)))
     return rc;
   cli_progress prog;
   cli_progress_start(&prog, ndp_op_name(op));
   ndp_exec ex = {0, cli_progress_poll, &prog, 0.0};
-  err = ndp_ufunc(op, in, out, a->loop, a->casting, &ex, &st);
+  err = ndp_ufunc(op, in, out, a->loop, casting, &ex, &st);
   cli_progress_done(&prog);
   if (err) return fail_about(cli_status_for(err), ndp_op_name(op), err, &st);
   return CLI_OK;
@@ -799,7 +810,7 @@ static int cmd_map(int argc, char **argv) {
   map_run r;
   memset(&r, 0, sizeof r);
   rc = map_run_job(&r, &a);
-  return map_cleanup(&r, a.out, rc);
+  return map_cleanup(&r, rc);
 }
 
 /* ======================================================================== */
@@ -813,10 +824,12 @@ static void print_rolling_usage(FILE *out) {
         "as bottleneck's move_* functions: the result has the input's shape,\n"
         "NaN values are skipped, and a window with fewer than --min-count\n"
         "non-NaN values gives NaN. The input is memory-mapped and the result\n"
-        "written straight into OUT.npy (float32 for float32 input, float64\n"
-        "otherwise), in the input's C or Fortran order. OUT.npy may be IN.npy\n"
-        "when those dtypes match: it is then updated in place (an interrupted\n"
-        "run leaves it partly updated). Results do not depend on --threads.\n"
+        "written straight into a new file that replaces OUT.npy when the run\n"
+        "succeeds (a failed run leaves OUT.npy as it was); float32 for float32\n"
+        "input, float64 otherwise, in the input's C or Fortran order. OUT.npy\n"
+        "may be IN.npy when those dtypes match: it is then updated in place (an\n"
+        "interrupted run leaves it partly updated). Results do not depend on\n"
+        "--threads.\n"
         "\n"
         "windows (W points, for output position i):\n"
         "  default       trailing: points i-W+1 .. i\n"
@@ -996,18 +1009,12 @@ static int parse_rolling_args(int argc, char **argv, roll_args *a, int *help) {
 /* State of one `rolling` run, released by rolling_cleanup. */
 typedef struct roll_run {
   operand in;               /* the input file (only its file fields are used) */
-  ndp_npy outf;
-  int created;              /* outf was created by us (remove on failure) */
+  cli_output outf;          /* a new output (not the input updated in place) */
 } roll_run;
 
-static int rolling_cleanup(roll_run *r, const char *out_path, int status) {
+static int rolling_cleanup(roll_run *r, int status) {
   ndp_status st = {0, "", -1};
-  if (r->created) {
-    int err = ndp_npy_close(&r->outf, &st);
-    if (err && status == CLI_OK) status = fail_about(CLI_RUNTIME, out_path, err, &st);
-    if (status != CLI_OK) unlink(out_path);
-    partial_output = NULL;
-  }
+  status = cli_output_finish(&r->outf, status);
   if (r->in.npy == &r->in.f) {
     int err = ndp_npy_close(&r->in.f, &st);
     if (err && status == CLI_OK) status = fail_about(CLI_RUNTIME, r->in.text, err, &st);
@@ -1050,20 +1057,10 @@ static int rolling_run_job(roll_run *r, const roll_args *a) {
                       a->out, ndp_dtype_name(out_dt), ndp_dtype_name(x->dtype));
     out = x;
   } else {
-    if ((rc = check_output_path(a->out))) return rc;
-    struct stat sb;
-    int existed = stat(a->out, &sb) == 0;
     int fortran = r->in.npy->hdr.fortran_order && x->ndim > 1;
-    ndp_status st = {0, "", -1};
-    partial_output = a->out;
-    int err = ndp_npy_create(a->out, out_dt, fortran, x->ndim, x->shape, &r->outf, &st);
-    if (err) {
-      partial_output = NULL;
-      if (!existed) unlink(a->out); /* whatever the failed create left */
-      return fail_about(cli_status_for(err), a->out, err, &st);
-    }
-    r->created = 1;
-    out = &r->outf.arr;
+    if ((rc = cli_output_create(&r->outf, a->out, out_dt, fortran, x->ndim, x->shape)))
+      return rc;
+    out = &r->outf.f.arr;
   }
   char label[64];
   snprintf(label, sizeof label, "rolling %s", name);
@@ -1089,7 +1086,7 @@ static int cmd_rolling(int argc, char **argv) {
   roll_run r;
   memset(&r, 0, sizeof r);
   rc = rolling_run_job(&r, &a);
-  return rolling_cleanup(&r, a.out, rc);
+  return rolling_cleanup(&r, rc);
 }
 
 /* ======================================================================== */
@@ -1102,12 +1099,14 @@ static void print_eval_usage(FILE *out) {
         "\n"
         "Evaluate a NumPy-style expression over .npy files, on every core, in\n"
         "cache-sized blocks with no array-sized temporaries. Inputs are\n"
-        "memory-mapped and the result is written straight into OUT.npy, so\n"
-        "files larger than memory work. Operands broadcast and types promote as\n"
-        "in NumPy; the result has the expression's dtype and shape, in Fortran\n"
-        "order when every file input is a Fortran array of more than one\n"
-        "dimension. OUT.npy may be an input of the result's shape: it is then\n"
-        "updated in place (an interrupted run leaves it partly updated).\n"
+        "memory-mapped and the result is written straight into a new file that\n"
+        "replaces OUT.npy when the run succeeds (a failed run leaves OUT.npy as\n"
+        "it was), so files larger than memory work. Operands broadcast and\n"
+        "types promote as in NumPy; the result has the expression's dtype and\n"
+        "shape, in Fortran order when every file input is a Fortran array of\n"
+        "more than one dimension. OUT.npy may be an input of the result's\n"
+        "shape: it is then updated in place (an interrupted run leaves it partly\n"
+        "updated).\n"
         "\n"
         "variables:\n"
         "  NAME=IN.npy    an array from a .npy file (an existing file wins)\n"
@@ -1125,7 +1124,11 @@ static void print_eval_usage(FILE *out) {
         "  all but the last assigning a temporary:  t = a * 2; exp(t) - b\n"
         "  The last may reduce: sum, prod, min, max, mean, any, all over the\n"
         "  whole result, sum(x), or one axis, sum(x, axis=0).\n"
-        "  An EXPR starting with -o or -h goes after '--': ndpar eval -- '-h * 2' ...\n"
+        "  An EXPR may start with '-' ('-a + b'); one starting with -o or -h goes\n"
+        "  after '--': the argument after '--' is the EXPR, whatever it starts\n"
+        "  with, and later arguments are NAME=VALUE or -o/--output OUT.npy (the\n"
+        "  one option still read after '--'):\n"
+        "    ndpar eval -- '-h * 2' h=x.npy -o q.npy\n"
         "\n"
         "options:\n"
         "  -o, --output OUT.npy   the result (required unless --explain)\n"
@@ -1221,10 +1224,17 @@ static int parse_eval_args(int argc, char **argv, eval_args *a, int *help) {
   cli_parser_init(&p, "eval", argc, argv);
   for (;;) {
     /* An expression may start with '-' ("-a + b"): before the expression,
-     * "-X..." is an option only for the short options there are. */
+     * "-X..." is an option only for the short options there are; right
+     * after "--" the next argument is the expression, whatever it is. */
     const char *next = p.i < p.argc ? p.argv[p.i] : NULL;
-    if (!a->src && !p.only_pos && next && next[0] == '-' && next[1] != '-' &&
-        next[1] != '\0' && !find_short(opts, next[1])) {
+    if (!a->src && !p.only_pos && next && !strcmp(next, "--")) {
+      p.only_pos = 1;
+      p.i++;
+      continue;
+    }
+    if (!a->src && next &&
+        (p.only_pos || (next[0] == '-' && next[1] != '-' && next[1] != '\0' &&
+                        !find_short(opts, next[1])))) {
       a->src = next;
       p.i++;
       continue;
@@ -1264,18 +1274,12 @@ typedef struct eval_run {
   ndp_var *vars;            /* owned */
   const ndp_array **arrs;   /* owned */
   ndp_expr *e;
-  ndp_npy outf;
-  int created;              /* outf was created by us (remove on failure) */
+  cli_output outf;          /* a new output (not an input updated in place) */
 } eval_run;
 
-static int eval_cleanup(eval_run *r, const char *out_path, int status) {
+static int eval_cleanup(eval_run *r, int status) {
   ndp_status st = {0, "", -1};
-  if (r->created) {
-    int err = ndp_npy_close(&r->outf, &st);
-    if (err && status == CLI_OK) status = fail_about(CLI_RUNTIME, out_path, err, &st);
-    if (status != CLI_OK) unlink(out_path);
-    partial_output = NULL;
-  }
+  status = cli_output_finish(&r->outf, status);
   for (int k = 0; r->ops && k < r->nops; k++) {
     operand *o = &r->ops[k];
     if (o->kind != SC_NONE || o->npy != &o->f) continue;
@@ -1421,7 +1425,7 @@ static int eval_run_job(eval_run *r, const eval_args *a) {
   ndp_dtype out_dt = ndp_expr_dtype(r->e);
   const ndp_array *out = NULL;
   if ((rc = open_output(r->ops, r->nops, a->out, a->casting, out_dt, ndim, shape,
-                        &r->outf, &r->created, &out)))
+                        &r->outf, &out)))
     return rc;
   cli_progress prog;
   cli_progress_start(&prog, "eval");
@@ -1441,7 +1445,7 @@ static int cmd_eval(int argc, char **argv) {
     eval_run r;
     memset(&r, 0, sizeof r);
     rc = eval_run_job(&r, &a);
-    rc = eval_cleanup(&r, a.out, rc);
+    rc = eval_cleanup(&r, rc);
   }
   eval_args_free(&a);
   return rc;
@@ -1478,7 +1482,10 @@ static const char main_usage[] =
     "options:\n"
     "  --threads N   threads to use (also accepted after the command)\n"
     "  --version     print the version\n"
-    "  -h, --help    show this help; 'ndpar COMMAND --help' for a command\n";
+    "  -h, --help    show this help; 'ndpar COMMAND --help' for a command\n"
+    "\n"
+    "After '--', a command reads arguments starting with '-' as operands, not\n"
+    "options, except -o/--output OUT.npy, which is still the output.\n";
 
 typedef struct command {
   const char *name;

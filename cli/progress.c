@@ -100,9 +100,17 @@ void cli_progress_clear(void) {
   if (on_screen) cli_progress_done(on_screen);
 }
 
+/* The first ^C asks the job to stop; a second one removes the output being
+ * written (a temporary) and kills the process as usual. */
 static void on_sigint(int sig) {
-  (void)sig;
-  cli_interrupted = 1;
+  if (!cli_interrupted) {
+    cli_interrupted = 1;
+    return;
+  }
+  const char *p = cli_partial_output();
+  if (p) unlink(p);
+  signal(sig, SIG_DFL);
+  raise(sig);
 }
 
 void cli_progress_install_sigint(void) {
@@ -110,6 +118,6 @@ void cli_progress_install_sigint(void) {
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_sigint;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESETHAND; /* a second ^C kills as usual */
+  sa.sa_flags = 0; /* the handler itself lets a second ^C kill */
   sigaction(SIGINT, &sa, NULL);
 }

@@ -203,6 +203,68 @@ def test_map_scalar_first(cli, tmp_path):
     assert_matches(np.load(out), reference("subtract", 10, a))
 
 
+# NEP 50 against the loop's dtype: NumPy converts a Python scalar to the
+# dtype the loop runs in (divide on integers runs in float64, so 300 fits),
+# and refuses it (OverflowError) only when it does not fit that dtype;
+# comparisons are exact.
+NEP50_FUNCS = ["divide", "add", "multiply", "equal", "less", "logical_and"]
+NEP50_DTYPES = ["uint8", "int8", "float32"]
+NEP50_SCALARS = ["300", "-1", "-2", "1000", "2.5"]
+
+
+@pytest.mark.parametrize("scalar_first", [False, True], ids=["array-scalar", "scalar-array"])
+@pytest.mark.parametrize("text", NEP50_SCALARS)
+@pytest.mark.parametrize("dtype", NEP50_DTYPES)
+@pytest.mark.parametrize("func", NEP50_FUNCS)
+def test_map_scalar_nep50_grid(cli, tmp_path, func, dtype, text, scalar_first):
+    a = np.array([0, 1, 2, 3, 100, 127], dtype=dtype)
+    value = float(text) if "." in text else int(text)
+    operands = (value, a) if scalar_first else (a, value)
+    try:
+        with np.errstate(all="ignore"):
+            want = np.asarray(getattr(np, func)(*operands))
+    except OverflowError:
+        want = None
+    src = save(tmp_path / "a.npy", a)
+    out = tmp_path / "out.npy"
+    args = [text, src] if scalar_first else [src, text]
+    if want is None:
+        res = cli.fails("map", func, *args, "-o", out)
+        assert text in res.stderr and "out of bounds" in res.stderr, res.stderr
+        assert not out.exists()
+        return
+    cli.ok("map", func, *args, "-o", out)
+    got = np.load(out)
+    assert got.dtype == want.dtype, f"dtype {got.dtype}, NumPy gives {want.dtype}"
+    np.testing.assert_array_equal(got, want)  # divide is correctly rounded
+
+
+@pytest.mark.parametrize("casting", ["no", "equiv", "safe", "same_kind"])
+@pytest.mark.parametrize("func,text", [("add", "3"), ("less", "300"), ("less", "-1"),
+                                       ("add", "2.5"), ("logical_and", "300"),
+                                       ("divide", "300"), ("multiply", "-2")])
+def test_map_scalar_casting(cli, tmp_path, func, text, casting):
+    """--casting with a scalar as NumPy's casting=: an int out of range still
+    compares exactly under 'no' and 'equiv'; 'equiv' refuses to convert a
+    Python int or float to another dtype in arithmetic ('no' does not)."""
+    a = np.array([1, 2, 200], dtype=np.uint8)
+    value = float(text) if "." in text else int(text)
+    try:
+        want = np.asarray(getattr(np, func)(a, value, casting=casting))
+    except (TypeError, OverflowError):
+        want = None
+    src = save(tmp_path / "a.npy", a)
+    out = tmp_path / "out.npy"
+    if want is None:
+        cli.fails("map", func, src, text, "--casting", casting, "-o", out)
+        assert not out.exists()
+        return
+    cli.ok("map", func, src, text, "--casting", casting, "-o", out)
+    got = np.load(out)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
 def test_map_fortran_order(cli, tmp_path):
     a = np.asfortranarray(sample("float64", shape=(4, 6), seed=7))
     src = save(tmp_path / "f.npy", a)
@@ -556,11 +618,22 @@ def test_demo_small_sizes_and_threads(cli):
 
 # ---------------------------------------------------------------------------
 # progress bar and interrupt, on a pseudo-terminal
+#
+# Nothing here waits for a number of seconds: an interrupt is sent once the
+# progress bar is on the terminal (the event that shows the job is running),
+# and a job that must outlast the bar's one-second delay is sized by the CPU
+# time a probe run took, which a busy machine does not shrink (wall-clock
+# time would). Timeouts are only a safety net that fails the test.
+
+BAR = re.compile(r"\d+%")
 
 
-def run_on_pty(argv, env=None, interrupt_after=None, timeout=120):
-    """Runs argv with stderr on a pseudo-terminal (stdout a pipe). Returns
-    (exit status, what the terminal got, stdout, seconds)."""
+def run_on_pty(argv, env=None, interrupt_when=None, timeout=300):
+    """Runs argv with stderr on a pseudo-terminal (stdout a pipe). With
+    interrupt_when (a regex), sends SIGINT once what the terminal got
+    matches it. Past `timeout` seconds (a safety net) the process is killed
+    and the test fails. Returns (exit status, what the terminal got, stdout,
+    seconds, whether SIGINT was sent)."""
     import pty
 
     master, slave = pty.openpty()
@@ -571,80 +644,115 @@ def run_on_pty(argv, env=None, interrupt_after=None, timeout=120):
     os.close(slave)
     tty = b""
     sent = False
-    while True:
-        elapsed = time.monotonic() - t0
-        if interrupt_after is not None and not sent and elapsed > interrupt_after:
-            proc.send_signal(signal.SIGINT)
-            sent = True
-        r, _, _ = select.select([master], [], [], 0.05)
-        if r:
-            try:
-                data = os.read(master, 4096)
-            except OSError:
-                data = b""
-            if not data:
+    try:
+        while True:
+            if (interrupt_when is not None and not sent and
+                    re.search(interrupt_when, tty.decode("utf-8", "replace"))):
+                proc.send_signal(signal.SIGINT)
+                sent = True
+            r, _, _ = select.select([master], [], [], 0.05)
+            if r:
+                try:
+                    data = os.read(master, 4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    break
+                tty += data
+            elif proc.poll() is not None:
                 break
-            tty += data
-        elif proc.poll() is not None:
-            break
-        if elapsed > timeout:
+            if time.monotonic() - t0 > timeout:
+                proc.kill()
+                proc.wait()
+                pytest.fail(f"{argv[1:3]} still running after {timeout} s (safety net; "
+                            f"interrupt sent: {sent}); terminal: {tty[-300:]!r}")
+        rc = proc.wait()
+    finally:
+        if proc.poll() is None:
             proc.kill()
-            break
-    rc = proc.wait()
+            proc.wait()
+        stdout = proc.stdout.read()
+        proc.stdout.close()
+        os.close(master)
     seconds = time.monotonic() - t0
-    stdout = proc.stdout.read()
-    proc.stdout.close()
-    os.close(master)
-    return rc, tty.decode("utf-8", "replace"), stdout, seconds
+    return rc, tty.decode("utf-8", "replace"), stdout, seconds, sent
+
+
+def cpu_seconds(argv, env=None):
+    """Runs argv to completion; returns the CPU time it used (user + system,
+    all its threads)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(argv, env={**os.environ, **(env or {})}, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def listing(d):
+    """The names in directory d (an output's temporary would show here)."""
+    return sorted(p.name for p in d.iterdir())
 
 
 @pytest.fixture(scope="module")
 def slow_job(tmp_path_factory, cli_path):
-    """Arguments of a map job that runs for a few seconds on one thread: hypot
-    with the portable kernels over a broadcast output, grown until slow."""
+    """Arguments of a map job that needs about 2.5 s of CPU on one thread:
+    arctan2 with the portable kernels over a broadcast float32 output, sized
+    from the CPU time of a probe run."""
     d = tmp_path_factory.mktemp("slow")
     env = {"NDPAR_ISA": "ref"}
-    rows = 2500
-    while True:
-        a = save(d / "a.npy", np.linspace(0.5, 2.0, rows).reshape(rows, 1))
-        b = save(d / "b.npy", np.linspace(0.1, 3.0, 6000))
-        argv = [cli_path, "map", "hypot", a, b, "-o", str(d / "out.npy"), "--threads", "1"]
-        t0 = time.monotonic()
-        subprocess.run(argv, env={**os.environ, **env}, check=True)
-        if time.monotonic() - t0 > 2.5 or rows >= 40000:
-            return argv, env, d
-        rows *= 2
+    b = save(d / "b.npy", np.linspace(0.1, 3.0, 6000, dtype=np.float32))
+
+    def argv(rows):
+        a = save(d / "a.npy", np.linspace(0.5, 2.0, rows, dtype=np.float32).reshape(rows, 1))
+        return [cli_path, "map", "arctan2", a, b, "-o", str(d / "out.npy"), "--threads", "1"]
+
+    probe = 1000
+    cpu = cpu_seconds(argv(probe), env)
+    rows = int(min(max(probe * 2.5 / max(cpu, 1e-3), probe), 40000))
+    yield argv(rows), env, d
+    for name in ("a.npy", "out.npy"):  # hundreds of MB
+        (d / name).unlink(missing_ok=True)
 
 
 def test_progress_bar_on_terminal(slow_job):
     argv, env, d = slow_job
-    rc, tty, stdout, seconds = run_on_pty(argv, env)
+    rc, tty, stdout, seconds, _ = run_on_pty(argv, env)
     assert rc == 0, tty
-    assert seconds > 1.5
-    assert "%" in tty and "hypot" in tty, repr(tty)
-    assert re.search(r"\d+%", tty)
+    assert BAR.search(tty) and "arctan2" in tty, (
+        f"no progress bar in {seconds:.1f} s (drawn after 1 s): {tty!r}")
     assert tty.endswith("\r\x1b[K"), repr(tty[-40:])   # line cleared at the end
     assert tty.count("\r") <= 12 * seconds + 2        # at most ~10 redraws a second
+    (d / "out.npy").unlink()
 
 
 def test_no_progress_bar_off_terminal(slow_job):
     argv, env, d = slow_job
     res = subprocess.run(argv, env={**os.environ, **env}, capture_output=True)
     assert res.returncode == 0 and res.stderr == b""
+    (d / "out.npy").unlink()
 
 
 def test_quick_job_draws_nothing_on_terminal(cli_path, tmp_path):
+    """A job of microseconds (the bar waits 1 s: a bound 10^5 times that)."""
     src = save(tmp_path / "a.npy", np.arange(1000.0))
-    rc, tty, stdout, seconds = run_on_pty(
+    rc, tty, stdout, seconds, _ = run_on_pty(
         [cli_path, "map", "exp", src, "-o", str(tmp_path / "o.npy")])
     assert rc == 0 and tty == ""
 
 
 def test_interrupt(slow_job):
+    """^C once the bar shows: exit 130, one message, no output file and no
+    temporary left."""
     argv, env, d = slow_job
     out = d / "out.npy"
-    rc, tty, stdout, seconds = run_on_pty(argv, env, interrupt_after=1.3)
+    out.unlink(missing_ok=True)
+    before = listing(d)
+    rc, tty, stdout, seconds, sent = run_on_pty(argv, env, interrupt_when=BAR)
+    assert sent, f"the job ended in {seconds:.1f} s before drawing its bar: {tty!r}"
     assert rc == 130, tty
     lines = [ln for ln in tty.replace("\r\x1b[K", "\n").splitlines() if ln.strip()]
     assert lines[-1].startswith("ndpar: ") and "interrupt" in lines[-1], repr(tty)
+    assert sum(ln.startswith("ndpar: ") for ln in lines) == 1, repr(tty)
     assert not out.exists()
+    assert listing(d) == before

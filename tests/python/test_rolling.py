@@ -394,15 +394,17 @@ def test_argmin_argmax_conventions():
 def test_nan_all_and_runs():
     for fn in FUNCS:
         for kind in KINDS:
+            # count (pandas' rolling().count()) counts 0 where the others give NaN
+            empty = (lambda g: (g == 0).all()) if fn == "count" else (lambda g: np.isnan(g).all())
             a = np.full(50, np.nan)
             got = call(fn, a, 7, 1, kind=kind)
-            assert np.isnan(got).all(), (fn, kind)
+            assert empty(got), (fn, kind)
             # NaN run much longer than the window: NaN inside, values again after
             b = series(200, seed=6, nan_frac=0.0)
             b[50:150] = np.nan
             got = call(fn, b, 9, 1, kind=kind)
             assert_rolling(fn, got, b, 9, 1, kind=kind)
-            assert np.isnan(got[70:130]).all(), (fn, kind)
+            assert empty(got[70:130]), (fn, kind)
             assert not np.isnan(got[160:190]).any(), (fn, kind)
 
 

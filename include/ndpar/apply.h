@@ -77,6 +77,11 @@ typedef struct ndp_apply_entry {
 int ndp_apply_compile(const char *src, int nargs, const ndp_dtype *dtypes,
                       ndp_expr **out, ndp_status *st);
 
+/* Bytes the compiled program e holds on the heap (its code, registers,
+ * constant blocks and variable names; the allocator's own overhead not
+ * counted): what a cache of programs should charge for it. 0 for NULL. */
+size_t ndp_apply_expr_bytes(const ndp_expr *e);
+
 /* out[i] = table[index[i]](x[0][i], ..., x[nargs-1][i]).
  *  x:      1 <= nargs <= 64 one-dimensional arrays of N elements, any
  *          dtype and strides (byte-swapped ones are refused: NDP_ETYPE).

@@ -6,6 +6,12 @@
  * non-NaN values gives NaN), with two more window placements: centered
  * (pandas' rolling(center=True)) and centered with edge padding (the ends
  * repeat the first and last values, as np.pad(..., mode='edge')).
+ * COUNT (bottleneck has none) follows pandas' rolling().count() instead:
+ * the number of non-NaN values (0 included), NaN only where the window
+ * holds fewer than min_count positions of the series, NaN or not (so
+ * with the default min_count = window, NaN exactly where the window
+ * reaches outside the series; never with edge padding).
+ * Booleans read as NumPy reads them: any nonzero byte is True.
  *
  * A series is cut into blocks whose size depends only on the series length
  * and the window, never on the thread count; each block warms up on the
@@ -58,8 +64,11 @@ typedef enum ndp_roll_align {
 } ndp_roll_align;
 
 typedef struct ndp_roll_opts {
-  int64_t window;     /* 1 .. length of the axis */
-  int64_t min_count;  /* 1 .. window; 0 means window (bottleneck's default) */
+  int64_t window;     /* 1 .. length of the axis; with CENTER_EDGE any
+                         window up to 2^40 on a non-empty axis (np.pad) */
+  int64_t min_count;  /* 1 .. window; 0 means window (bottleneck's default);
+                         COUNT: fewest positions of the series a window
+                         must hold (pandas' min_periods) */
   int axis;           /* -ndim .. ndim-1 */
   ndp_roll_align align;
   double q;           /* QUANTILE only: 0 <= q <= 1, linear interpolation
@@ -77,7 +86,7 @@ const char *ndp_roll_name(int fn);
  * other numeric dtype (bool included). Returns 0 or NDP_ETYPE. ARGMIN and
  * ARGMAX give the position of the extreme counted back from the window's
  * last position (0 = the newest point), as bottleneck, in that float type;
- * COUNT gives the count of non-NaN values. */
+ * COUNT gives the count of non-NaN values (pandas' semantics, above). */
 int ndp_roll_out_dtype(int fn, ndp_dtype in, ndp_dtype *out);
 
 /* out = fn over moving windows of `in` along opts->axis. `out` must have

@@ -1,8 +1,16 @@
-"""ndpar.apply_indexed: a table of functions chosen per point."""
+"""ndpar.apply_indexed: a table of functions chosen per point.
+
+Compiled expression entries are cached per (source, input dtypes), least
+recently used first out, within _CACHE_MAX_BYTES: each program is charged
+its size as the extension reports it (ApplyExpr.nbytes, from
+ndp_apply_expr_bytes) or, where the extension cannot, a bound from the
+source's length that tests/c/test_apply.c checks the real size against.
+"""
 from __future__ import annotations
 
 import ctypes
-import functools
+import threading
+from collections import OrderedDict
 from typing import Any, Sequence
 
 import numpy as np
@@ -13,10 +21,61 @@ __all__ = ["apply_indexed"]
 
 _SUPPORTED = frozenset("?bBhHiIlLqQfd")
 
+# ---- the compiled-expression cache --------------------------------------------
 
-@functools.lru_cache(maxsize=65536)
+_CACHE_MAX_BYTES = 4 << 20
+_ENTRY_OVERHEAD = 512  # the key tuple, its dict slot and the Python object
+_cache: "OrderedDict[tuple, tuple]" = OrderedDict()  # key -> (program, bytes)
+_cache_bytes = 0
+_cache_lock = threading.Lock()
+
+
+def _program_bytes(src: str, prog: Any) -> int:
+    """What the cache charges for prog: its reported size, else the bound
+    1152 * len(src) + 5120 on ndp_apply_expr_bytes (tests/c/test_apply.c),
+    plus the key and the Python objects."""
+    n = getattr(prog, "nbytes", None)
+    if not isinstance(n, int) or n <= 0:
+        n = 1152 * len(src.encode()) + 5120
+    return n + len(src) + _ENTRY_OVERHEAD
+
+
 def _compile(src: str, typenums: tuple) -> Any:
-    return _ndpar.ApplyExpr(src, typenums)
+    global _cache_bytes
+    key = (src, typenums)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit[0]
+    prog = _ndpar.ApplyExpr(src, typenums)  # outside the lock: may take a while
+    size = _program_bytes(src, prog)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:  # another thread compiled it meanwhile
+            _cache.move_to_end(key)
+            return hit[0]
+        if size <= _CACHE_MAX_BYTES:
+            _cache[key] = (prog, size)
+            _cache_bytes += size
+            while _cache_bytes > _CACHE_MAX_BYTES:
+                _, (_, b) = _cache.popitem(last=False)
+                _cache_bytes -= b
+    return prog
+
+
+def _clear_cache() -> None:
+    """Forgets every compiled expression (programs in use stay alive)."""
+    global _cache_bytes
+    with _cache_lock:
+        _cache.clear()
+        _cache_bytes = 0
+
+
+def _cache_info() -> tuple:
+    """(entries, bytes charged) of the compiled-expression cache."""
+    with _cache_lock:
+        return len(_cache), _cache_bytes
 
 
 def _native_address(f: Any) -> int | None:
@@ -40,6 +99,67 @@ def _native_address(f: Any) -> int | None:
     if mod.startswith("numba") and hasattr(f, "address") and hasattr(f, "native_name"):
         return int(f.address)  # numba.cfunc
     return None
+
+
+def _describe(f: Any) -> str:
+    """A short name for a table entry: math.sin, mymod.f, or its repr."""
+    mod, name = getattr(f, "__module__", None), getattr(f, "__qualname__", None)
+    if isinstance(name, str):
+        return "%s.%s" % (mod, name) if isinstance(mod, str) and mod != "builtins" else name
+    r = repr(f)
+    return r if len(r) <= 80 else r[:77] + "..."
+
+
+def _cast_problem(what: str, out_dtype: np.dtype, how: str) -> str:
+    """'... cannot be cast to <the output> under the 'same_kind' rule (<what
+    to do>)', by how the output dtype was chosen: 'out', 'dtype' or
+    'default' (the result type of the inputs and expressions)."""
+    if how == "out":
+        return ("%s, which cannot be cast to the dtype of 'out' (%s) under the 'same_kind' "
+                "rule (give an 'out' of a dtype it casts to)" % (what, out_dtype))
+    if how == "dtype":
+        return ("%s, which cannot be cast to dtype=%s under the 'same_kind' rule (pass a "
+                "dtype it casts to)" % (what, out_dtype))
+    return ("%s, which cannot be cast to the output dtype %s (the result type of the "
+            "inputs and expression entries) under the 'same_kind' rule (pass dtype= or out=)"
+            % (what, out_dtype))
+
+
+def _name_entry(err: Exception, pos: int, f: Any) -> None:
+    """Makes err (raised by table[pos], the callable f) say so, in place:
+    its type, identity and traceback stay the user's."""
+    msg = "%s: %s" % (type(err).__name__, err) if str(err) else type(err).__name__
+    if isinstance(err, TypeError) and (
+            "scalar" in str(err) or getattr(f, "__module__", None) in ("math", "cmath")):
+        msg += (" (a callable entry is called once per group with an array of the group's "
+                "points, not with one value: use a function of arrays, e.g. NumPy's, or "
+                "np.vectorize)")
+    text = "ndpar.apply_indexed: table[%d] (%s) raised %s" % (pos, _describe(f), msg)
+    plain = type(err).__str__ is BaseException.__str__ and len(err.args) <= 1
+    if plain:
+        err.args = (text,)
+    elif hasattr(err, "add_note"):
+        err.add_note(text)
+
+
+def _wrap_callable(f: Any, pos: int, out_dtype: np.dtype, how: str) -> Any:
+    """f as the extension calls it: its exceptions name the entry, and a
+    result of a dtype that cannot reach out_dtype says why."""
+    ok: set = set()
+
+    def call(*args: Any) -> Any:
+        try:
+            r = np.asarray(f(*args))
+        except Exception as err:
+            _name_entry(err, pos, f)
+            raise
+        if r.dtype not in ok:
+            if not np.can_cast(r.dtype, out_dtype, casting="same_kind"):
+                raise TypeError("ndpar.apply_indexed: table[%d] " % pos
+                                + _cast_problem("returned dtype %s" % r.dtype, out_dtype, how))
+            ok.add(r.dtype)
+        return r
+    return call
 
 
 def _entry(e: Any, pos: int, typenums: tuple, cache: dict) -> Any:
@@ -79,8 +199,9 @@ def apply_indexed(
 ) -> np.ndarray:
     """``out[i] = table[index[i]](x[i])`` for every point i, on all cores.
 
-    x: one array, or a tuple of arrays for functions of several arguments
-    (all one-dimensional, of the same length N). index: N integers of any
+    x: one array (anything np.asarray takes: a list is one array, as in
+    NumPy), or a tuple of arrays for functions of several arguments (all
+    one-dimensional, of the same length N); only a tuple means several. index: N integers of any
     integer dtype, each in [0, len(table)). table: a sequence whose entries
     may be, in any mix:
 
@@ -109,7 +230,7 @@ def apply_indexed(
     An exception in a callable stops the job and is raised here with its
     traceback once every thread has stopped.
     """
-    xs = tuple(x) if isinstance(x, (tuple, list)) else (x,)
+    xs = x if isinstance(x, tuple) else (x,)
     if not xs:
         raise ValueError("ndpar.apply_indexed: 'x' must hold at least one array")
     arrs = []
@@ -148,6 +269,7 @@ def apply_indexed(
     cache: dict = {}
     entries = [_entry(e, i, typenums, cache) for i, e in enumerate(table)]
 
+    how = "out" if out is not None else "dtype" if dtype is not None else "default"
     if out is None:
         if dtype is None:
             dtype = np.result_type(*arrs, *[c.dtype for c in cache.values()])
@@ -173,13 +295,13 @@ def apply_indexed(
     for c in cache.values():
         if not np.can_cast(c.dtype, out.dtype, casting="same_kind"):
             pos = next(i for i, e in enumerate(table) if isinstance(e, str) and cache.get(e) is c)
-            raise TypeError(
-                "ndpar.apply_indexed: table[%d] %r gives %s, which cannot be cast to the output "
-                "dtype %s under the 'same_kind' rule (pass dtype= or out=)"
-                % (pos, table[pos], c.dtype, out.dtype)
-            )
+            raise TypeError("ndpar.apply_indexed: table[%d] %r " % (pos, table[pos])
+                            + _cast_problem("gives %s" % c.dtype, out.dtype, how))
     if default is not None:
         default = _default_value(default, out.dtype)
+    for i, e in enumerate(entries):
+        if callable(e) and not isinstance(e, (int, _ndpar.ApplyExpr)):
+            entries[i] = _wrap_callable(e, i, out.dtype, how)
     return _ndpar.apply(tuple(arrs), idx, entries, out, default)
 
 

@@ -184,7 +184,7 @@ done:
 
 static PyMethodDef roll_defs[NDP_NROLL];
 static char roll_names[NDP_NROLL][32];
-static char roll_docs[NDP_NROLL][400];
+static char roll_docs[NDP_NROLL][1024];
 
 int ndpar_add_rolling(PyObject *m) {
   for (int fn = 0; fn < NDP_NROLL; fn++) {
@@ -196,10 +196,20 @@ int ndpar_add_rolling(PyObject *m) {
     snprintf(roll_names[fn], sizeof roll_names[fn], "move_%s", name);
     snprintf(roll_docs[fn], sizeof roll_docs[fn],
              "move_%s(a, window, %s, center=False, mode=None, out=None)\n--\n\n"
-             "Moving-window %s along an axis, NaN skipped, in parallel (bottleneck's "
-             "move_%s semantics). center=True centers the window (pandas); "
-             "mode='edge' centers it and repeats the end values.",
-             name, extra, name, name);
+             "Moving-window %s along an axis, NaN skipped, in parallel (%s%s "
+             "semantics). center=True centers the window (pandas); "
+             "mode='edge' centers it and repeats the end values (np.pad mode='edge': "
+             "then any window fits, also one longer than the axis).%s",
+             name, extra, name, fn == NDP_ROLL_COUNT ? "pandas' rolling()." : "bottleneck's move_",
+             fn == NDP_ROLL_COUNT ? "count(), below," : name,
+             fn != NDP_ROLL_COUNT ? ""
+             : "\n\nmove_count follows pandas' rolling(window, min_periods, center)"
+               ".count() (bottleneck has no move_count): the number of non-NaN "
+               "values, 0 included; min_count (pandas' min_periods, default window; "
+               "min_count=1 is min_periods=0 or 1) is the fewest positions of the "
+               "series, NaN or not, a window must hold, so the result is NaN only "
+               "where the window reaches outside the series, never with "
+               "mode='edge'.");
     roll_defs[fn].ml_name = roll_names[fn];
     roll_defs[fn].ml_meth = (PyCFunction)(void (*)(void))roll_call;
     roll_defs[fn].ml_flags = METH_VARARGS | METH_KEYWORDS;

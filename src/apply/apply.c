@@ -850,6 +850,15 @@ int ndp_apply(int nargs, const ndp_array *const *x, const ndp_array *index, int6
 
 /* ---- compile --------------------------------------------------------------------- */
 
+size_t ndp_apply_expr_bytes(const ndp_expr *e) {
+  if (!e) return 0;
+  size_t n = sizeof *e + (size_t)e->nregs * sizeof *e->regs + (size_t)e->ninsn * sizeof *e->code;
+  for (int v = 0; v < e->nvars; v++) n += sizeof *e->vars + strlen(e->vars[v].name) + 1;
+  size_t nconst = 0; /* compile.c: one block of 8-byte slots per constant register, >= 1 */
+  for (int r = 0; r < e->nregs; r++) nconst += e->regs[r].kind == REG_CONST;
+  return n + (nconst ? nconst : 1) * NDP__EXPR_BLOCK * 8;
+}
+
 int ndp_apply_compile(const char *src, int nargs, const ndp_dtype *dtypes, ndp_expr **out,
                       ndp_status *st) {
   if (out) *out = NULL;

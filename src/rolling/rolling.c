@@ -39,7 +39,20 @@
  *
  * Empty arrays are valid no-ops, but the window must fit the axis:
  * window > n is an error, also for an empty axis (as bottleneck and the
- * header say). A 0-d array has no axis: NDP_EINVAL naming it.
+ * header say), except with edge padding, where any window fits a
+ * non-empty axis (as np.pad(mode='edge'): every window then holds padding
+ * at one end or both; the buffers grow with the window). A 0-d array has
+ * no axis: NDP_EINVAL naming it.
+ *
+ * COUNT follows pandas' rolling().count(): the kernel counts the non-NaN
+ * values of every window (0 included), and min_count applies to the
+ * window's positions inside the series, NaN or not: an output whose
+ * window holds fewer than min_count positions of the series is NaN. That
+ * only happens for the outputs whose windows reach outside the series
+ * (TRAILING and CENTER), which run as pieces of their own: fix_count
+ * marks them after the kernel.
+ *
+ * Booleans are read as byte != 0 (NumPy's truth), whatever the bytes.
  *
  * Thread-safety: ndp_rolling may run in several threads at once; a call
  * owns everything it allocates.
@@ -58,6 +71,11 @@
 #include <emmintrin.h>
 #define HAVE_NT 1
 #endif
+
+/* Windows beyond the axis (edge padding only) up to this: the work areas
+ * are O(window), and every size computed from it stays far from overflow
+ * (such a window would need terabytes: NDP_ENOMEM long before). */
+#define NDP__ROLL_MAX_WINDOW ((int64_t)1 << 40)
 
 /* ---- names and dtypes --------------------------------------------------------- */
 
@@ -97,6 +115,8 @@ typedef struct plan {
   int64_t n;       /* lane length */
   int64_t off;     /* window of output i starts at i - off */
   int edge;        /* CENTER_EDGE */
+  int64_t cminc;   /* COUNT without edge: fewest positions of the series a
+                      window must hold (the kernel's minc is 0) */
   int64_t B;       /* outputs per block */
   int64_t nblk;    /* blocks per lane */
   /* dimensions other than the axis */
@@ -141,6 +161,23 @@ static void load(const plan *p, const char *ib, int64_t s, int64_t L, double *xb
   const double lo = p->edge ? dst[0] : NAN, hi = p->edge ? dst[cnt - 1] : NAN;
   for (int64_t j = 0; j < a - s; j++) xb[j] = lo;
   for (int64_t j = b - s; j < L; j++) xb[j] = hi;
+}
+
+/* COUNT: outputs [a, a + m) whose windows hold fewer than p->cminc
+ * positions of the series (in [0, n)) are NaN. */
+static void fix_count(const plan *p, int64_t a, int64_t m, double *y) {
+  for (int64_t j = 0; j < m; j++) {
+    const int64_t s = a + j - p->off, e = s + p->k.w;
+    const int64_t inside = (e < p->n ? e : p->n) - (s > 0 ? s : 0);
+    if (inside < p->cminc) y[j] = NAN;
+  }
+}
+
+/* Booleans as NumPy reads them: any nonzero byte is True. */
+static void bool_to_f64(const void *src, void *dst, size_t n) {
+  const unsigned char *a = src;
+  double *o = dst;
+  for (size_t i = 0; i < n; i++) o[i] = a[i] != 0;
 }
 
 /* Writes m results to the lane's output at dst (stride oa). */
@@ -193,14 +230,17 @@ static void run_piece(const plan *p, const char *ib, char *ob, int64_t a, int64_
   else
     load(p, ib, s, L, xb, raw);
   const int direct = !p->of32 && !p->oswap && p->oa == 8 && (uintptr_t)ob % 8 == 0;
-  if (direct && p->nt && p->kernel == ndp__roll_moments) { /* it streams itself */
+  /* a COUNT piece that reaches outside the series is fixed up in yb */
+  const int fix = p->cminc > 0 && (s < 0 || s + L > p->n);
+  if (direct && p->nt && !fix && p->kernel == ndp__roll_moments) { /* it streams itself */
     p->kernel(&p->k_nt, x, m, (double *)(ob + a * 8), scratch);
     return;
   }
-  double *y = direct && !p->nt ? (double *)(ob + a * 8) : yb;
+  double *y = direct && !p->nt && !fix ? (double *)(ob + a * 8) : yb;
   p->kernel(&p->k, x, m, y, scratch);
+  if (fix) fix_count(p, a, m, yb);
   if (y == yb) {
-    if (direct) nt_copy((double *)(ob + a * 8), yb, m);
+    if (direct && p->nt) nt_copy((double *)(ob + a * 8), yb, m);
     else store(p, yb, ob + a * p->oa, m, raw);
   }
 }
@@ -299,10 +339,15 @@ static int validate(int fn, const ndp_array *in, const ndp_array *out,
   if (w < 1)
     return ndp__fail(st, NDP_EINVAL, "rolling %s: window must be >= 1, got %lld", name,
                      (long long)w);
-  if (w > n)
+  const int edge = o->align == NDP_ROLL_CENTER_EDGE;
+  if (w > n && !(edge && n > 0))
     return ndp__fail(st, NDP_EINVAL,
-                     "rolling %s: window (%lld) is larger than the axis (%lld points)", name,
-                     (long long)w, (long long)n);
+                     "rolling %s: window (%lld) is larger than the axis (%lld points)%s", name,
+                     (long long)w, (long long)n,
+                     edge ? ": edge padding needs at least one point" : "");
+  if (w > NDP__ROLL_MAX_WINDOW) /* only reachable with edge padding */
+    return ndp__fail(st, NDP_EINVAL, "rolling %s: window (%lld) is too large (at most 2^40)",
+                     name, (long long)w);
   if (o->min_count < 0 || o->min_count > w)
     return ndp__fail(st, NDP_EINVAL,
                      "rolling %s: min_count must be in 1..window (%lld) or 0, got %lld", name,
@@ -327,6 +372,10 @@ static void build(plan *p, int fn, const ndp_array *in, const ndp_array *out, in
   p->k.fn = fn;
   p->k.w = o->window;
   p->k.minc = minc;
+  if (fn == NDP_ROLL_COUNT) { /* pandas: min_count counts positions, not values */
+    p->k.minc = 0;
+    p->cminc = o->align == NDP_ROLL_CENTER_EDGE ? 0 : minc; /* edge: w positions always */
+  }
   p->k.q = o->q;
   p->k.ddof = o->ddof;
   p->k.avx2 = ndp_get_isa() >= NDP_ISA_AVX2;
@@ -357,7 +406,9 @@ static void build(plan *p, int fn, const ndp_array *in, const ndp_array *out, in
   p->isz = ndp_dtype_size(in->dtype);
   p->iswap = (in->flags & NDP_ARRAY_BYTESWAPPED) && p->isz > 1;
   p->ia = in->strides[ax];
-  p->icast = in->dtype == NDP_FLOAT64 ? NULL : ndp__cast(in->dtype, NDP_FLOAT64);
+  p->icast = in->dtype == NDP_FLOAT64 ? NULL
+             : in->dtype == NDP_BOOL  ? bool_to_f64
+                                      : ndp__cast(in->dtype, NDP_FLOAT64);
   p->out = out->data;
   p->of32 = out->dtype == NDP_FLOAT32;
   p->oswap = (out->flags & NDP_ARRAY_BYTESWAPPED) != 0;

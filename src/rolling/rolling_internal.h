@@ -31,7 +31,8 @@
 typedef struct ndp__roll_k {
   int fn;           /* ndp_roll_fn */
   int64_t w;        /* window, >= 1 */
-  int64_t minc;     /* min_count, 1 .. w */
+  int64_t minc;     /* min_count, 1 .. w; 0 for COUNT (every window is
+                       counted; rolling.c applies pandas' rule after) */
   double q;         /* QUANTILE: 0 .. 1 */
   int ddof;         /* VAR, STD: >= 0 */
   int avx2;         /* the CPU (and NDPAR_ISA) allow AVX2 finishing passes */

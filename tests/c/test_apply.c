@@ -884,6 +884,54 @@ static void test_oom(void **state) {
   free(ix);
 }
 
+/* ndp_apply_expr_bytes: counts every constant block (2 KiB each), and
+ * stays under 1152 * strlen(src) + 5120, the bound python/ndpar/_apply.py
+ * charges a program when the extension cannot report its size (one
+ * constant register needs at least two characters of source: a literal
+ * and an operator; registers and instructions under 128 bytes a
+ * character). */
+static void test_expr_bytes(void **state) {
+  (void)state;
+  assert_int_equal(ndp_apply_expr_bytes(NULL), 0);
+  const ndp_dtype f8[1] = {NDP_FLOAT64}, i4[1] = {NDP_INT32}, two[2] = {NDP_INT8, NDP_FLOAT32};
+  char src[8192];
+  size_t prev = 0;
+  for (int k = 1; k <= 64; k *= 2) { /* k distinct constants, none foldable */
+    size_t len = 0;
+    len += (size_t)snprintf(src + len, sizeof src - len, "x");
+    for (int c = 0; c < k; c++)
+      len += (size_t)snprintf(src + len, sizeof src - len, "*%d.5+x", c + 2);
+    ndp_expr *e = compile1(src, 1, f8);
+    const size_t b = ndp_apply_expr_bytes(e);
+    assert_true(b >= (size_t)k * 2048);
+    assert_true(b > prev);
+    assert_true(b <= 1152 * strlen(src) + 5120);
+    prev = b;
+    ndp_expr_free(e);
+  }
+  const struct {
+    const char *src;
+    int m;
+    const ndp_dtype *dts;
+  } cases[] = {
+      {"x", 1, f8},
+      {"0", 1, f8},
+      {"x+1+2+3+4+5+6+7+8+9", 1, i4},
+      {"x+1-2*x+3.5-x/4+x%5+x**6-x//7", 1, i4},
+      {"where(x>1,1,2.5)+where(x<2,3,4)*e-pi+inf", 1, i4},
+      {"sin(x0)+cos(x1)*x0-1+x1*2+x0*3.25", 2, two},
+      {"t = x * 2; u = t + 1.5; where(u > 3, exp(u), log1p(t)) + 7", 1, f8},
+      {"(x<1)|(x<2)|(x<3)|(x<4)|(x<5)|(x<6)|(x<7)|(x<8)|(x<9)", 1, i4},
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    ndp_expr *e = compile1(cases[c].src, cases[c].m, cases[c].dts);
+    const size_t b = ndp_apply_expr_bytes(e);
+    if (!(b >= 2048 && b <= 1152 * strlen(cases[c].src) + 5120))
+      fail_msg("'%s': %zu bytes", cases[c].src, b);
+    ndp_expr_free(e);
+  }
+}
+
 static void test_bad_args(void **state) {
   (void)state;
   static double x[8], y[8], out[8];
@@ -970,6 +1018,7 @@ int main(void) {
       cmocka_unit_test(test_streamed_output), cmocka_unit_test(test_cancel_and_empty),
       cmocka_unit_test(test_oom),
       cmocka_unit_test(test_bad_args),
+      cmocka_unit_test(test_expr_bytes),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   ndp_shutdown();

@@ -84,7 +84,7 @@ typedef struct ref {
 static ref ref_at(int fn, const double *a, int64_t n, int64_t i, int64_t w, int align,
                   int64_t minc, double q, int ddof, double *buf) {
   const int64_t off = align == NDP_ROLL_TRAILING ? w - 1 : w / 2;
-  int64_t cnt = 0, best_t = -1;
+  int64_t cnt = 0, best_t = -1, npos = 0; /* npos: positions of the series (or padding) */
   int pinf = 0, ninf = 0;
   double best = NAN;
   long double sum = 0, sabs = 0, ssq = 0;
@@ -99,6 +99,7 @@ static ref ref_at(int fn, const double *a, int64_t n, int64_t i, int64_t w, int 
     if (p < 0) v = align == NDP_ROLL_CENTER_EDGE ? a[0] : NAN;
     else if (p >= n) v = align == NDP_ROLL_CENTER_EDGE ? a[n - 1] : NAN;
     else v = a[p];
+    npos += align == NDP_ROLL_CENTER_EDGE || (p >= 0 && p < n);
     if (isnan(v)) continue;
     buf[cnt++] = v;
     if (v == INFINITY) pinf = 1;
@@ -112,9 +113,12 @@ static ref ref_at(int fn, const double *a, int64_t n, int64_t i, int64_t w, int 
     if (best_t < 0 || better) best = v, best_t = t; /* ties: the newest */
   }
   ref r = {NAN, 0};
+  if (fn == NDP_ROLL_COUNT) { /* pandas: min_count counts positions, NaN or not */
+    if (npos >= minc) r.v = (double)cnt;
+    return r;
+  }
   if (cnt < minc) return r;
   switch (fn) {
-  case NDP_ROLL_COUNT: r.v = (double)cnt; break;
   case NDP_ROLL_SUM:
   case NDP_ROLL_MEAN:
     if (pinf && ninf) r.v = NAN;
@@ -371,6 +375,132 @@ static void test_large_windows(void **state) {
       }
   free(a);
   free(y);
+}
+
+static void expect_err(int fn, ndp_array *in, ndp_array *out, ndp_roll_opts o, int code,
+                       const char *word);
+
+/* count is pandas' rolling().count(): min_count counts the window's
+ * positions in the series, NaN or not (the values below are pandas 3.1's
+ * Series([1, nan, 3, 4, 5]).rolling(3, min_periods, center).count()). */
+static void test_count_pandas(void **state) {
+  (void)state;
+  double a[5] = {1, NAN, 3, 4, 5}, y[5];
+  const struct {
+    int64_t minc;
+    int align;
+    double want[5];
+  } cases[] = {
+      {0, NDP_ROLL_TRAILING, {NAN, NAN, 2, 2, 3}},
+      {3, NDP_ROLL_TRAILING, {NAN, NAN, 2, 2, 3}},
+      {1, NDP_ROLL_TRAILING, {1, 1, 2, 2, 3}},
+      {0, NDP_ROLL_CENTER, {NAN, 2, 2, 3, NAN}},
+      {2, NDP_ROLL_CENTER, {1, 2, 2, 3, 2}},
+      {0, NDP_ROLL_CENTER_EDGE, {2, 2, 2, 3, 3}}, /* padded [1 1 nan 3 4 5 5] */
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    args A = {NDP_ROLL_COUNT, 3, cases[c].minc, cases[c].align, 0, 0, 1};
+    assert_int_equal(roll1d(&A, a, y, 5), 0);
+    for (int i = 0; i < 5; i++)
+      if (!(y[i] == cases[c].want[i] || (isnan(y[i]) && isnan(cases[c].want[i]))))
+        fail_msg("count case %zu at %d: got %g want %g", c, i, y[i], cases[c].want[i]);
+  }
+  /* a window of NaN only counts 0, not NaN */
+  double b[4] = {NAN, NAN, NAN, NAN};
+  args A = {NDP_ROLL_COUNT, 2, 0, NDP_ROLL_TRAILING, 0, 0, 1};
+  assert_int_equal(roll1d(&A, b, y, 4), 0);
+  assert_true(isnan(y[0]));
+  for (int i = 1; i < 4; i++) assert_true(y[i] == 0);
+}
+
+/* Edge padding takes any window, also longer than the series (np.pad
+ * mode='edge'), for every function; the other placements still refuse. */
+static void test_edge_long_windows(void **state) {
+  (void)state;
+  const int64_t ns[] = {1, 2, 5, 37}, ws[] = {2, 3, 4, 7, 40, 101, 333, 1000}; /* sums: w ulps */
+  double a[37], x[37], y[37];
+  for (int in_ = 0; in_ < 4; in_++) {
+    const int64_t n = ns[in_];
+    fill(a, n, P_NAN);
+    if (n > 2) a[0] = NAN; /* a NaN edge value repeated */
+    memcpy(x, a, sizeof a);
+    for (int iw = 0; iw < 8; iw++) {
+      const int64_t w = ws[iw];
+      if (w <= n) continue;
+      const int64_t mcs[3] = {0, 1, w / 2};
+      for (size_t v = 0; v < NVAR; v++)
+        for (int mc = 0; mc < 3; mc++) {
+          args A = {variants[v].fn, w, mcs[mc], NDP_ROLL_CENTER_EDGE, variants[v].q,
+                    variants[v].ddof, 1 + mc};
+          assert_int_equal(roll1d(&A, x, y, n), 0);
+          check(&A, a, n, y, 1, 0, "edge, window > n");
+          n_checked++;
+          for (int al = NDP_ROLL_TRAILING; al <= NDP_ROLL_CENTER; al++) {
+            ndp_array ia, oa;
+            ndp_array_init(&ia, x, NDP_FLOAT64, 1, &n);
+            ndp_array_init(&oa, y, NDP_FLOAT64, 1, &n);
+            ndp_roll_opts o = {w, 0, 0, (ndp_roll_align)al, 0.5, 0};
+            expect_err(variants[v].fn, &ia, &oa, o, NDP_EINVAL, "larger than the axis");
+          }
+        }
+    }
+    assert_memory_equal(x, a, (size_t)n * sizeof *x);
+  }
+  /* float32 data, a strided lane: the gather path */
+  float f[2 * 5];
+  double d[5];
+  for (int i = 0; i < 5; i++) f[2 * i] = (float)(i * i) - 3.5f, d[i] = (double)f[2 * i];
+  float yf[5];
+  int64_t n = 5;
+  ndp_array ia, oa;
+  ndp_array_init(&ia, f, NDP_FLOAT32, 1, &n);
+  ia.strides[0] = 8;
+  ndp_array_init(&oa, yf, NDP_FLOAT32, 1, &n);
+  for (size_t v = 0; v < NVAR; v++) {
+    args A = {variants[v].fn, 23, 0, NDP_ROLL_CENTER_EDGE, variants[v].q, variants[v].ddof, 1};
+    ndp_status st;
+    assert_int_equal(roll(&A, &ia, &oa, 0, &st), 0);
+    for (int i = 0; i < 5; i++) y[i] = yf[i];
+    check(&A, d, 5, y, 1, 1, "edge, window > n, float32 strided");
+  }
+}
+
+/* Booleans whose bytes are not 0/1 (a view of uint8 data) read as NumPy
+ * reads them: any nonzero byte is True. Contiguous and strided lanes. */
+static void test_bool_bytes(void **state) {
+  (void)state;
+  enum { N = 300 };
+  uint8_t raw[2 * N];
+  double norm[N], y[N], want[N];
+  const uint8_t bytes[] = {0, 1, 2, 255, 128, 7, 0}; /* nonzero: [1, 5] */
+  for (int i = 0; i < 2 * N; i++) raw[i] = bytes[rnd() % sizeof bytes];
+  for (int i = 0; i < N; i++) norm[i] = raw[2 * i] != 0;
+  int64_t n = N;
+  for (int strided = 0; strided < 2; strided++) {
+    if (!strided)
+      for (int i = 0; i < N; i++) raw[i] = raw[2 * i]; /* contiguous copy first */
+    ndp_array ia, oa, na;
+    ndp_array_init(&ia, raw, NDP_BOOL, 1, &n);
+    if (strided) {
+      for (int i = 0; i < N; i++) raw[2 * i] = (uint8_t)(norm[i] ? bytes[1 + rnd() % 5] : 0);
+      ia.strides[0] = 2;
+    }
+    ndp_array_init(&oa, y, NDP_FLOAT64, 1, &n);
+    ndp_array_init(&na, norm, NDP_FLOAT64, 1, &n);
+    for (size_t v = 0; v < NVAR; v++)
+      for (int al = 0; al < 3; al++) {
+        args A = {variants[v].fn, 7, 2, al, variants[v].q, variants[v].ddof, 1};
+        ndp_status st;
+        assert_int_equal(roll(&A, &ia, &oa, 0, &st), 0);
+        ndp_array wa;
+        ndp_array_init(&wa, want, NDP_FLOAT64, 1, &n);
+        assert_int_equal(roll(&A, &na, &wa, 0, &st), 0);
+        for (int i = 0; i < N; i++)
+          if (!(y[i] == want[i] || (isnan(y[i]) && isnan(want[i]))))
+            fail_msg("bool %s %s strided=%d at %d: got %g, on 0/1 data %g",
+                     ndp_roll_name(variants[v].fn), align_name(al), strided, i, y[i], want[i]);
+      }
+  }
 }
 
 /* Every input dtype: integers and bool to float64, float32 stays float32. */
@@ -975,6 +1105,9 @@ int main(void) {
       cmocka_unit_test(test_small_exhaustive),
       cmocka_unit_test(test_multi_block),
       cmocka_unit_test(test_large_windows),
+      cmocka_unit_test(test_count_pandas),
+      cmocka_unit_test(test_edge_long_windows),
+      cmocka_unit_test(test_bool_bytes),
       cmocka_unit_test(test_dtypes),
       cmocka_unit_test(test_layouts),
       cmocka_unit_test(test_odd_layouts),

@@ -15,7 +15,9 @@ with NaN gives exactly that). A window with fewer than min_count non-NaN
 values (default w) gives NaN; argmin/argmax count back from the window's
 newest point (0 = newest) and ties go to the newest point (bottleneck);
 quantile is numpy.quantile's 'linear'; var/std divide by count - ddof and
-give NaN when count <= ddof.
+give NaN when count <= ddof. count is pandas' rolling().count() instead:
+the non-NaN values (0 included), NaN only where the window holds fewer than
+min_count positions of the series (padding counts for edge).
 """
 import os
 import re
@@ -50,6 +52,8 @@ def reference(a, func, w, align="trailing", min_count=None, axis=-1, q=None, ddo
     win = sliding_window_view(p, w, axis=-1)  # (..., n, w), oldest first
     valid = ~np.isnan(win)
     cnt = valid.sum(axis=-1)
+    inside = np.pad(np.ones(x.shape), pad, mode="edge" if align == "edge" else "constant")
+    npos = sliding_window_view(inside, w, axis=-1).sum(axis=-1)  # positions, NaN or not
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         if func == "sum":
@@ -78,7 +82,7 @@ def reference(a, func, w, align="trailing", min_count=None, axis=-1, q=None, ddo
             r = cnt.astype(np.float64)
         else:
             raise ValueError(func)
-    r = np.where(cnt >= minc, r, np.nan)
+    r = np.where((npos if func == "count" else cnt) >= minc, r, np.nan)
     return np.moveaxis(r, -1, axis)
 
 
@@ -140,6 +144,24 @@ def data(dtype, n=157, seed=0, nans=False):
 
 # ---------------------------------------------------------------------------
 # results against the reference
+
+
+@pytest.mark.parametrize("center", [False, True])
+@pytest.mark.parametrize("min_count", [None, 1, 2, 3])
+def test_rolling_count_is_pandas(cli, tmp_path, min_count, center):
+    """`ndpar rolling count` follows pandas' rolling().count() (the
+    library's move_count): full windows holding a NaN are counted."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(4)
+    for a in (np.array([1, np.nan, 3, 4, 5]), np.where(rng.random(300) < 0.4, np.nan,
+                                                       rng.normal(size=300))):
+        extra = (["--center"] if center else []) + (
+            ["--min-count", str(min_count)] if min_count else [])
+        src = save(tmp_path / "c.npy", a)
+        out = tmp_path / "c_out.npy"
+        cli.ok("rolling", "count", "--window", "3", *extra, src, "-o", out)
+        want = pd.Series(a).rolling(3, min_periods=min_count, center=center).count()
+        np.testing.assert_array_equal(np.load(out), want.to_numpy())
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32", "int32"])

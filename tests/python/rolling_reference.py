@@ -15,7 +15,10 @@ Semantics (include/ndpar/rolling.h, ndpar's docs):
     lower the window's count;
   * NaN values are skipped; a window with fewer than min_count non-NaN
     values gives NaN (min_count None means window); this applies to every
-    function, count included;
+    function but count;
+  * count is pandas' rolling(w, min_periods=min_count, center).count(): the
+    number of non-NaN values (0 included), NaN only when the window holds
+    fewer than min_count positions (NaN or not; padding counts for edge);
   * argmin/argmax: the extreme's distance back from the window's last
     position (start + w - 1, which may lie outside the array for center),
     0 = newest; among equal extremes the newest wins (bottleneck's rule);
@@ -51,10 +54,10 @@ def reduce_window(fn: str, vals, pos, last: int, min_count: int, q=None, ddof=0)
     ok = ~np.isnan(vals)
     v, p = vals[ok], pos[ok]
     c = v.size
+    if fn == "count":  # pandas: min_count counts the window's positions
+        return float(c) if vals.size >= min_count else np.nan
     if c < min_count or c == 0:
         return np.nan
-    if fn == "count":
-        return float(c)
     if fn == "sum":
         return float(np.sum(v))
     if fn == "mean":

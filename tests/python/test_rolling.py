@@ -362,8 +362,9 @@ def test_window_placements_explicit():
                                       ndpar.move_mean(a, 4, mode="edge"))
     np.testing.assert_array_equal(ndpar.move_count([1, nan, 3, nan], 2, min_count=1),
                                   [1, 1, 1, 1])
+    # count is pandas' rolling().count(): a window of NaN only counts 0
     np.testing.assert_array_equal(ndpar.move_count([1, nan, nan, 4], 2, min_count=1),
-                                  [1, 1, nan, 1])
+                                  [1, 1, 0, 1])
 
 
 def test_argmin_argmax_conventions():
@@ -393,15 +394,17 @@ def test_argmin_argmax_conventions():
 def test_nan_all_and_runs():
     for fn in FUNCS:
         for kind in KINDS:
+            # count (pandas' rolling().count()) counts 0 where the others give NaN
+            empty = (lambda g: (g == 0).all()) if fn == "count" else (lambda g: np.isnan(g).all())
             a = np.full(50, np.nan)
             got = call(fn, a, 7, 1, kind=kind)
-            assert np.isnan(got).all(), (fn, kind)
+            assert empty(got), (fn, kind)
             # NaN run much longer than the window: NaN inside, values again after
             b = series(200, seed=6, nan_frac=0.0)
             b[50:150] = np.nan
             got = call(fn, b, 9, 1, kind=kind)
             assert_rolling(fn, got, b, 9, 1, kind=kind)
-            assert np.isnan(got[70:130]).all(), (fn, kind)
+            assert empty(got[70:130]), (fn, kind)
             assert not np.isnan(got[160:190]).any(), (fn, kind)
 
 
@@ -541,10 +544,11 @@ def test_window_one_is_identity():
             np.testing.assert_array_equal(call(fn, a, 1, kind=kind, q=0.3), a, err_msg=fn)
         for fn in ("sum", "mean"):  # running sums: within the documented tolerance
             assert_rolling(fn, call(fn, a, 1, kind=kind), a, 1, kind=kind)
-        for fn, v in (("var", 0.0), ("std", 0.0), ("argmin", 0.0), ("argmax", 0.0),
-                      ("count", 1.0)):
+        for fn, v in (("var", 0.0), ("std", 0.0), ("argmin", 0.0), ("argmax", 0.0)):
             got = call(fn, a, 1, kind=kind)
             np.testing.assert_array_equal(got, np.where(ok, v, np.nan), err_msg=fn)
+        # count (pandas): the one position is there, NaN or not
+        np.testing.assert_array_equal(call("count", a, 1, kind=kind), ok.astype(float))
 
 
 # ---- windows longer than a block (> 16384) ------------------------------------------
@@ -595,7 +599,10 @@ def test_big_window(big_case, fn, kind):
         val = np.concatenate([[0.0], np.cumsum(np.nan_to_num(p))])
         cnt = np.concatenate([[0], np.cumsum(~np.isnan(p))])
         c = cnt[e] - cnt[s]
-        full = np.where(c >= mc, (val[e] - val[s]) if fn == "sum" else c, np.nan)
+        if fn == "sum":
+            full = np.where(c >= mc, val[e] - val[s], np.nan)
+        else:  # pandas: min_count counts the window's positions
+            full = np.where(e - s >= mc, c, np.nan)
         np.testing.assert_array_equal(got, full)
     # blocks never depend on the thread count
     for t in (2, 3):

@@ -841,8 +841,11 @@ static void print_rolling_usage(FILE *out) {
         "\n"
         "options:\n"
         "  -o, --output OUT.npy  the result (required)\n"
-        "  -w, --window W        points in a window, 1 .. the axis length (required)\n"
-        "  --min-count N         fewest non-NaN values that give a result, 1 .. W\n"
+        "  -w, --window W        points in a window, 1 .. the axis length, any with\n"
+        "                        --mode edge (required)\n"
+        "  --min-count N         fewest non-NaN values that give a result, 1 .. W;\n"
+        "                        for count: the fewest positions of the series a\n"
+        "                        window must hold, NaN or not (pandas' min_periods)\n"
         "                        (default W)\n"
         "  --axis A              the axis to move along (default -1, the last)\n"
         "  --q Q                 quantile only, and required for it: 0 <= Q <= 1,\n"
@@ -1043,12 +1046,6 @@ static int rolling_run_job(roll_run *r, const roll_args *a) {
     return cli_fail(CLI_USAGE,
                     "rolling: --axis %d is out of range for %.300s (%d-d: -%d .. %d)",
                     a->o.axis, a->in, x->ndim, x->ndim, x->ndim - 1);
-  int axis = a->o.axis < 0 ? a->o.axis + x->ndim : a->o.axis;
-  if (x->shape[axis] > 0 && a->o.window > x->shape[axis]) /* as the library */
-    return cli_fail(CLI_USAGE,
-                    "rolling: --window %lld is larger than axis %d of %.300s (length "
-                    "%lld)", (long long)a->o.window, axis, a->in,
-                    (long long)x->shape[axis]);
   const ndp_array *out = NULL;
   if (r->in.is_out) {
     if (x->dtype != out_dt)

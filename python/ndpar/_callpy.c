@@ -362,8 +362,14 @@ static PyObject *applyexpr_dtype(ApplyExpr *p, void *c) {
   return (PyObject *)PyArray_DescrFromType(p->typenum);
 }
 
+static PyObject *applyexpr_nbytes(ApplyExpr *p, void *c) {
+  (void)c;
+  return PyLong_FromSize_t(ndp_apply_expr_bytes(p->e) + sizeof(ApplyExpr));
+}
+
 static PyGetSetDef applyexpr_getset[] = {
     {"dtype", (getter)applyexpr_dtype, NULL, "the result's dtype", NULL},
+    {"nbytes", (getter)applyexpr_nbytes, NULL, "bytes the compiled program holds", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyTypeObject ApplyExprType = {

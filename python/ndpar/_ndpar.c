@@ -155,7 +155,7 @@ typedef enum { SETTLE_ARITH, SETTLE_COMPARE, SETTLE_LOGICAL } settle_mode;
  * functions). Logical functions only look at its truth. Sets *widened
  * when a comparison had to widen. */
 static int settle_weak(operand *op, ndp_dtype ldt, settle_mode mode, ndp_casting casting,
-                       int *widened, const char *fname, const char *argname) {
+                       ndp_dtype other, int *widened, const char *fname, const char *argname) {
   if (op->weak == 3) {
     point_at_buf(op, NDP_BOOL);
     op->buf.u8 = (uint8_t)PyObject_IsTrue(op->scalar);
@@ -163,6 +163,13 @@ static int settle_weak(operand *op, ndp_dtype ldt, settle_mode mode, ndp_casting
   }
   const char *pyname = op->weak == 1 ? "int" : "float";
   if (mode == SETTLE_LOGICAL) { /* truth, in the loop's dtype */
+    /* NumPy still reads an int as a C long first */
+    if (op->weak == 1 && store_int(op, NDP_INT64)) {
+      if (!PyErr_Occurred())
+        PyErr_Format(PyExc_OverflowError, "ndpar.%s: Python integer %S (argument '%s') is "
+                     "out of bounds for int64", fname, op->scalar, argname);
+      return -1;
+    }
     int truth = PyObject_IsTrue(op->scalar);
     if (truth < 0) return -1;
     point_at_buf(op, ldt);
@@ -177,7 +184,10 @@ static int settle_weak(operand *op, ndp_dtype ldt, settle_mode mode, ndp_casting
   int fits_kind = is_float_dt(ldt) || (op->weak == 1 && is_int_dt(ldt));
   ndp_dtype dflt = op->weak == 1 ? NDP_INT64 : NDP_FLOAT64;
   ndp_dtype dt = fits_kind ? ldt : dflt;
-  if (fits_kind && dt != dflt && casting == NDP_CASTING_EQUIV && mode == SETTLE_ARITH) {
+  /* comparisons of an int with an integer array are exact in NumPy, and
+   * need no conversion */
+  const int exact_cmp = mode == SETTLE_COMPARE && op->weak == 1 && is_int_dt(ldt);
+  if (fits_kind && dt != dflt && casting == NDP_CASTING_EQUIV && !exact_cmp) {
     PyErr_Format(PyExc_TypeError, "ndpar.%s: cannot cast Python %s (argument '%s') to %s "
                  "under the casting rule 'equiv'", fname, pyname, argname, ndp_dtype_name(dt));
     return -1;
@@ -186,7 +196,7 @@ static int settle_weak(operand *op, ndp_dtype ldt, settle_mode mode, ndp_casting
   if (is_float_dt(dt)) return store_float(op, dt);
   int rc = store_int(op, dt);
   if (rc <= 0) return rc;
-  if (mode == SETTLE_COMPARE) {
+  if (mode == SETTLE_COMPARE && is_int_dt(other)) {
     *widened = 1;
     return widen_int(op);
   }
@@ -292,9 +302,9 @@ static PyObject *ufunc_call(int op, PyObject *const *args, Py_ssize_t nargs,
     /* NEP 50: choose the loop with the scalars' abstract dtypes, then
      * convert the scalars to the loop's dtype */
     const int alone = nin == 1 || (ops[0].weak && ops[1].weak);
-    const settle_mode mode = op >= NDP_OP_LOGICAL_AND && op <= NDP_OP_LOGICAL_XOR
-                                 ? SETTLE_LOGICAL
-                                 : op >= NDP_OP_EQUAL && op <= NDP_OP_GREATER_EQUAL ? SETTLE_COMPARE : SETTLE_ARITH;
+    settle_mode mode = SETTLE_ARITH;
+    if (op >= NDP_OP_LOGICAL_AND && op <= NDP_OP_LOGICAL_XOR) mode = SETTLE_LOGICAL;
+    else if (op >= NDP_OP_EQUAL && op <= NDP_OP_GREATER_EQUAL) mode = SETTLE_COMPARE;
     ndp_dtype pdt[2];
     for (int k = 0; k < nin; k++) {
       pdt[k] = !ops[k].weak ? ops[k].a.dtype
@@ -311,9 +321,9 @@ static PyObject *ufunc_call(int op, PyObject *const *args, Py_ssize_t nargs,
     }
     for (int k = 0; k < nin; k++) {
       if (!ops[k].weak) continue;
-      /* a unary function's scalar, or a scalar next to a scalar in
-       * comparisons, is an ordinary array of its default dtype */
-      if (alone && (nin == 1 || mode != SETTLE_ARITH) && ops[k].weak != 3) {
+      /* a unary function's scalar is an ordinary array of its default
+       * dtype (NumPy checks its cast to the loop like an array's) */
+      if (nin == 1 && ops[k].weak != 3) {
         ndp_dtype dt = pdt[k];
         point_at_buf(&ops[k], dt);
         if (dt == NDP_FLOAT64 ? store_float(&ops[k], dt) : store_int(&ops[k], dt)) {
@@ -324,13 +334,17 @@ static PyObject *ufunc_call(int op, PyObject *const *args, Py_ssize_t nargs,
         }
         continue;
       }
-      if (settle_weak(&ops[k], ldt0, mode, casting, &widened, fname, argn[k])) goto done;
+      if (settle_weak(&ops[k], ldt0, mode, casting, pdt[1 - k], &widened, fname, argn[k]))
+        goto done;
     }
     /* an out-of-range int in a comparison widened the loop beyond what
      * the array casts to under 'no'/'equiv'; NumPy compares exactly under
      * every rule (the output's rule is still checked below) */
     if (widened && casting < NDP_CASTING_SAFE) run_casting = NDP_CASTING_SAFE;
   }
+  /* NumPy's logical functions cast any input to their bool loop whatever
+   * the rule (only the output obeys it) */
+  if (op >= NDP_OP_LOGICAL_AND && op <= NDP_OP_LOGICAL_XOR) run_casting = NDP_CASTING_UNSAFE;
   const ndp_array *in[2] = {&ops[0].a, &ops[1].a};
   int64_t shape[NDP_MAXDIMS];
   if ((rc = ndp_broadcast_shape(nin, in, &nd, shape, &st))) {

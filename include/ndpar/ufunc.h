@@ -4,7 +4,9 @@
  * Names, type resolution, casting rules and results follow NumPy's ufuncs
  * (see docs/design.md for the deliberate differences: no float16, so
  * functions NumPy computes in float16 for bool/int8/uint8 are computed in
- * float32; no floating-point warnings).
+ * float32; no floating-point warnings). A bool byte is True when nonzero
+ * (any byte, as NumPy) and bool results are 0/1; float min/max functions
+ * give the second operand on ties (-0 vs +0), as NumPy.
  */
 #ifndef NDPAR_UFUNC_H
 #define NDPAR_UFUNC_H

@@ -5,8 +5,8 @@
  * releases the GIL, calls the library, and maps NDP_E* codes to Python
  * exceptions. All computing happens in libndpar.
  *
- * Every ufunc is one PyCFunction whose `self` is the op code, so one C
- * function serves them all through METH_FASTCALL (no tuple/dict built).
+ * Every ufunc is a module-level PyCFunction (METH_FASTCALL, no tuple or
+ * dict built) whose thin entry passes its op code to one shared body.
  * Python scalars follow NumPy 2's weak-scalar rules (NEP 50).
  * Ctrl-C: while a job runs, the calling thread polls every 50 ms, takes
  * the GIL briefly and runs PyErr_CheckSignals; a pending KeyboardInterrupt
@@ -84,56 +84,128 @@ static int widen_int(operand *op) {
   return 0;
 }
 
-/* Gives a Python scalar its dtype (NEP 50) and stores its value. */
-static int settle_weak(operand *op, const operand *other, int comparison, const char *fname,
-                       const char *argname) {
+/* NEP 50, step 1: the dtype a Python scalar takes part in loop selection
+ * as. Next to an array, an int takes an integer or float array's dtype
+ * and a float a float array's (else the defaults, int64 and float64); a
+ * Python bool is an ordinary bool. Alone (both operands scalars, or a
+ * unary function) a scalar is int64/float64 for the selection. */
+static ndp_dtype weak_dtype(const operand *op, const operand *other) {
   ndp_dtype odt = (other && !other->weak) ? other->a.dtype : NDP_NTYPES;
-  ndp_dtype dt;
-  if (op->weak == 3) dt = NDP_BOOL;
-  else if (op->weak == 2) dt = is_float_dt(odt) ? odt : NDP_FLOAT64;
-  else dt = (is_int_dt(odt) || is_float_dt(odt)) ? odt : NDP_INT64;
+  if (op->weak == 3) return NDP_BOOL;
+  if (op->weak == 2) return is_float_dt(odt) ? odt : NDP_FLOAT64;
+  return (is_int_dt(odt) || is_float_dt(odt)) ? odt : NDP_INT64;
+}
+
+static void point_at_buf(operand *op, ndp_dtype dt) {
   memset(&op->a, 0, sizeof op->a);
   op->a.dtype = dt;
   op->a.ndim = 0;
   op->a.data = &op->buf;
-  if (dt == NDP_FLOAT64 || dt == NDP_FLOAT32) {
-    double v = PyFloat_AsDouble(op->scalar);
-    if (v == -1.0 && PyErr_Occurred()) return -1;
-    if (dt == NDP_FLOAT32) op->buf.f32 = (float)v;
-    else op->buf.f64 = v;
-    return 0;
-  }
-  if (dt == NDP_BOOL) {
-    op->buf.u8 = (uint8_t)PyObject_IsTrue(op->scalar);
-    return 0;
-  }
+}
+
+/* Stores a Python int in integer dtype dt; 1 if it does not fit (no
+ * exception set), -1 on error. */
+static int store_int(operand *op, ndp_dtype dt) {
   int overflow = 0;
   long long v = PyLong_AsLongLongAndOverflow(op->scalar, &overflow);
   if (v == -1 && PyErr_Occurred()) return -1;
-  unsigned long long uv = 0;
   if (overflow > 0 && dt == NDP_UINT64) {
-    uv = PyLong_AsUnsignedLongLong(op->scalar);
-    if (PyErr_Occurred()) goto out_of_bounds;
+    unsigned long long uv = PyLong_AsUnsignedLongLong(op->scalar);
+    if (PyErr_Occurred()) {
+      PyErr_Clear();
+      return 1;
+    }
     op->buf.u64 = uv;
     return 0;
   }
-  if (overflow) goto out_of_bounds;
+  if (overflow) return 1;
   switch (dt) {
-  case NDP_INT8: if (v < INT8_MIN || v > INT8_MAX) goto out_of_bounds; op->buf.i8 = (int8_t)v; break;
-  case NDP_UINT8: if (v < 0 || v > UINT8_MAX) goto out_of_bounds; op->buf.u8 = (uint8_t)v; break;
-  case NDP_INT16: if (v < INT16_MIN || v > INT16_MAX) goto out_of_bounds; op->buf.i16 = (int16_t)v; break;
-  case NDP_UINT16: if (v < 0 || v > UINT16_MAX) goto out_of_bounds; op->buf.u16 = (uint16_t)v; break;
-  case NDP_INT32: if (v < INT32_MIN || v > INT32_MAX) goto out_of_bounds; op->buf.i32 = (int32_t)v; break;
-  case NDP_UINT32: if (v < 0 || v > (long long)UINT32_MAX) goto out_of_bounds; op->buf.u32 = (uint32_t)v; break;
-  case NDP_UINT64: if (v < 0) goto out_of_bounds; op->buf.u64 = (uint64_t)v; break;
+  case NDP_INT8: if (v < INT8_MIN || v > INT8_MAX) return 1; op->buf.i8 = (int8_t)v; break;
+  case NDP_UINT8: if (v < 0 || v > UINT8_MAX) return 1; op->buf.u8 = (uint8_t)v; break;
+  case NDP_INT16: if (v < INT16_MIN || v > INT16_MAX) return 1; op->buf.i16 = (int16_t)v; break;
+  case NDP_UINT16: if (v < 0 || v > UINT16_MAX) return 1; op->buf.u16 = (uint16_t)v; break;
+  case NDP_INT32: if (v < INT32_MIN || v > INT32_MAX) return 1; op->buf.i32 = (int32_t)v; break;
+  case NDP_UINT32: if (v < 0 || v > (long long)UINT32_MAX) return 1; op->buf.u32 = (uint32_t)v; break;
+  case NDP_UINT64: if (v < 0) return 1; op->buf.u64 = (uint64_t)v; break;
   default: op->buf.i64 = v; break;
   }
   return 0;
-out_of_bounds:
-  PyErr_Clear();
-  if (comparison) return widen_int(op);
-  PyErr_Format(PyExc_OverflowError, "ndpar.%s: Python integer %S (argument '%s') is out of "
-               "bounds for %s", fname, op->scalar, argname, ndp_dtype_name(dt));
+}
+
+/* Stores a Python int or float in float dtype dt (an int too large for a
+ * double raises OverflowError, as NumPy). */
+static int store_float(operand *op, ndp_dtype dt) {
+  double v = op->weak == 1 ? PyLong_AsDouble(op->scalar) : PyFloat_AsDouble(op->scalar);
+  if (v == -1.0 && PyErr_Occurred()) return -1;
+  if (dt == NDP_FLOAT32) op->buf.f32 = (float)v;
+  else op->buf.f64 = v;
+  return 0;
+}
+
+typedef enum { SETTLE_ARITH, SETTLE_COMPARE, SETTLE_LOGICAL } settle_mode;
+
+/* NEP 50, step 2: a Python scalar becomes a value of the dtype the loop
+ * runs in (ldt), as NumPy converts it after choosing the loop. An int in
+ * an integer loop must fit (OverflowError; comparisons widen it instead and
+ * compare exactly); an int or float in a float loop is converted. A scalar
+ * of a higher kind than the loop (a float in an integer loop, an int in a
+ * bool loop) keeps its default dtype and goes through the casting rule
+ * like an array. Under casting='equiv' NumPy refuses to convert a scalar
+ * to anything but its default dtype (except in comparisons and logical
+ * functions). Logical functions only look at its truth. Sets *widened
+ * when a comparison had to widen. */
+static int settle_weak(operand *op, ndp_dtype ldt, settle_mode mode, ndp_casting casting,
+                       ndp_dtype other, int *widened, const char *fname, const char *argname) {
+  if (op->weak == 3) {
+    point_at_buf(op, NDP_BOOL);
+    op->buf.u8 = (uint8_t)PyObject_IsTrue(op->scalar);
+    return 0;
+  }
+  const char *pyname = op->weak == 1 ? "int" : "float";
+  if (mode == SETTLE_LOGICAL) { /* truth, in the loop's dtype */
+    /* NumPy still reads an int as a C long first */
+    if (op->weak == 1 && store_int(op, NDP_INT64)) {
+      if (!PyErr_Occurred())
+        PyErr_Format(PyExc_OverflowError, "ndpar.%s: Python integer %S (argument '%s') is "
+                     "out of bounds for int64", fname, op->scalar, argname);
+      return -1;
+    }
+    int truth = PyObject_IsTrue(op->scalar);
+    if (truth < 0) return -1;
+    point_at_buf(op, ldt);
+    switch (ndp_dtype_size(ldt)) {
+    case 1: op->buf.u8 = (uint8_t)truth; break;
+    case 2: op->buf.u16 = (uint16_t)truth; break;
+    case 4: if (ldt == NDP_FLOAT32) op->buf.f32 = (float)truth; else op->buf.u32 = (uint32_t)truth; break;
+    default: if (ldt == NDP_FLOAT64) op->buf.f64 = truth; else op->buf.u64 = (uint64_t)truth; break;
+    }
+    return 0;
+  }
+  int fits_kind = is_float_dt(ldt) || (op->weak == 1 && is_int_dt(ldt));
+  ndp_dtype dflt = op->weak == 1 ? NDP_INT64 : NDP_FLOAT64;
+  ndp_dtype dt = fits_kind ? ldt : dflt;
+  /* comparisons of an int with an integer array are exact in NumPy, and
+   * need no conversion */
+  const int exact_cmp = mode == SETTLE_COMPARE && op->weak == 1 && is_int_dt(ldt);
+  if (fits_kind && dt != dflt && casting == NDP_CASTING_EQUIV && !exact_cmp) {
+    PyErr_Format(PyExc_TypeError, "ndpar.%s: cannot cast Python %s (argument '%s') to %s "
+                 "under the casting rule 'equiv'", fname, pyname, argname, ndp_dtype_name(dt));
+    return -1;
+  }
+  point_at_buf(op, dt);
+  if (is_float_dt(dt)) return store_float(op, dt);
+  int rc = store_int(op, dt);
+  if (rc <= 0) return rc;
+  if (mode == SETTLE_COMPARE && is_int_dt(other)) {
+    *widened = 1;
+    return widen_int(op);
+  }
+  if (dt == dflt) /* not even an int64 (not a uint64 either) */
+    PyErr_Format(PyExc_OverflowError, "ndpar.%s: Python integer %S (argument '%s') is too "
+                 "large for int64", fname, op->scalar, argname);
+  else
+    PyErr_Format(PyExc_OverflowError, "ndpar.%s: Python integer %S (argument '%s') is out "
+                 "of bounds for %s", fname, op->scalar, argname, ndp_dtype_name(dt));
   return -1;
 }
 
@@ -173,9 +245,8 @@ static int parse_dtype(PyObject *o, ndp_dtype *dt, const char *fname) {
 
 /* ---- the ufunc call ---------------------------------------------------------- */
 
-static PyObject *ufunc_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+static PyObject *ufunc_call(int op, PyObject *const *args, Py_ssize_t nargs,
                             PyObject *kwnames) {
-  const int op = (int)PyLong_AsLong(self);
   const int nin = ndp_op_nin(op);
   const char *fname = ndp_op_name(op);
   static const char *const argn1[] = {"x"}, *const argn2[] = {"x1", "x2"};
@@ -215,12 +286,6 @@ static PyObject *ufunc_call(PyObject *self, PyObject *const *args, Py_ssize_t na
       nops++;
       goto done;
     }
-  for (int k = 0; k < nin; k++)
-    if (ops[k].weak && settle_weak(&ops[k], nin == 2 ? &ops[1 - k] : NULL,
-                                   op >= NDP_OP_EQUAL && op <= NDP_OP_GREATER_EQUAL, fname,
-                                   argn[k]))
-      goto done;
-
   if (out_obj && PyTuple_Check(out_obj)) {
     if (PyTuple_GET_SIZE(out_obj) != 1) {
       PyErr_Format(PyExc_ValueError, "ndpar.%s: argument 'out' tuple must have one element", fname);
@@ -230,9 +295,57 @@ static PyObject *ufunc_call(PyObject *self, PyObject *const *args, Py_ssize_t na
   }
   if (out_obj == Py_None) out_obj = NULL;
 
-  const ndp_array *in[2] = {&ops[0].a, &ops[1].a};
   ndp_status st = {0, {0}, -1};
-  int nd, rc;
+  int nd, rc, widened = 0;
+  ndp_casting run_casting = casting;
+  if (ops[0].weak || (nin == 2 && ops[1].weak)) {
+    /* NEP 50: choose the loop with the scalars' abstract dtypes, then
+     * convert the scalars to the loop's dtype */
+    const int alone = nin == 1 || (ops[0].weak && ops[1].weak);
+    settle_mode mode = SETTLE_ARITH;
+    if (op >= NDP_OP_LOGICAL_AND && op <= NDP_OP_LOGICAL_XOR) mode = SETTLE_LOGICAL;
+    else if (op >= NDP_OP_EQUAL && op <= NDP_OP_GREATER_EQUAL) mode = SETTLE_COMPARE;
+    ndp_dtype pdt[2];
+    for (int k = 0; k < nin; k++) {
+      pdt[k] = !ops[k].weak ? ops[k].a.dtype
+               : alone ? (ops[k].weak == 3 ? NDP_BOOL
+                          : ops[k].weak == 2 ? NDP_FLOAT64 : NDP_INT64)
+               : mode == SETTLE_LOGICAL ? NDP_BOOL
+                                        : weak_dtype(&ops[k], &ops[1 - k]);
+    }
+    if (nin == 1) pdt[1] = NDP_BOOL;
+    ndp_dtype ldt0;
+    if ((rc = ndp_op_resolve(op, pdt, loop, NDP_CASTING_UNSAFE, &ldt0, NULL, &st))) {
+      ndpar_raise_status(fname, rc, &st);
+      goto done;
+    }
+    for (int k = 0; k < nin; k++) {
+      if (!ops[k].weak) continue;
+      /* a unary function's scalar is an ordinary array of its default
+       * dtype (NumPy checks its cast to the loop like an array's) */
+      if (nin == 1 && ops[k].weak != 3) {
+        ndp_dtype dt = pdt[k];
+        point_at_buf(&ops[k], dt);
+        if (dt == NDP_FLOAT64 ? store_float(&ops[k], dt) : store_int(&ops[k], dt)) {
+          if (!PyErr_Occurred())
+            PyErr_Format(PyExc_OverflowError, "ndpar.%s: Python integer %S (argument '%s') "
+                         "is too large for int64", fname, ops[k].scalar, argn[k]);
+          goto done;
+        }
+        continue;
+      }
+      if (settle_weak(&ops[k], ldt0, mode, casting, pdt[1 - k], &widened, fname, argn[k]))
+        goto done;
+    }
+    /* an out-of-range int in a comparison widened the loop beyond what
+     * the array casts to under 'no'/'equiv'; NumPy compares exactly under
+     * every rule (the output's rule is still checked below) */
+    if (widened && casting < NDP_CASTING_SAFE) run_casting = NDP_CASTING_SAFE;
+  }
+  /* NumPy's logical functions cast any input to their bool loop whatever
+   * the rule (only the output obeys it) */
+  if (op >= NDP_OP_LOGICAL_AND && op <= NDP_OP_LOGICAL_XOR) run_casting = NDP_CASTING_UNSAFE;
+  const ndp_array *in[2] = {&ops[0].a, &ops[1].a};
   int64_t shape[NDP_MAXDIMS];
   if ((rc = ndp_broadcast_shape(nin, in, &nd, shape, &st))) {
     PyErr_Format(PyExc_ValueError, "ndpar.%s: operands could not be broadcast together (%s)",
@@ -240,7 +353,7 @@ static PyObject *ufunc_call(PyObject *self, PyObject *const *args, Py_ssize_t na
     goto done;
   }
   ndp_dtype dts[2] = {ops[0].a.dtype, nin > 1 ? ops[1].a.dtype : NDP_BOOL}, ldt, odt;
-  if ((rc = ndp_op_resolve(op, dts, loop, casting, &ldt, &odt, &st))) {
+  if ((rc = ndp_op_resolve(op, dts, loop, run_casting, &ldt, &odt, &st))) {
     ndpar_raise_status(fname, rc, &st);
     goto done;
   }
@@ -258,6 +371,12 @@ static PyObject *ufunc_call(PyObject *self, PyObject *const *args, Py_ssize_t na
       goto done;
     }
     if (ndpar_fill_desc(out, &oa, fname, "out")) goto done;
+    if (run_casting != casting && !ndp_can_cast(odt, oa.dtype, casting)) {
+      PyErr_Format(PyExc_TypeError, "ndpar.%s: cannot cast the result from %s to the "
+                   "output's %s under the casting rule", fname, ndp_dtype_name(odt),
+                   ndp_dtype_name(oa.dtype));
+      goto done;
+    }
     /* the operands must broadcast to out's shape (which may be larger) */
     const ndp_array *all[3] = {in[0], nin > 1 ? in[1] : &oa, &oa};
     int nd2;
@@ -292,10 +411,10 @@ static PyObject *ufunc_call(PyObject *self, PyObject *const *args, Py_ssize_t na
     ndpar_gil_poll g;
     ndp_exec ex = {ndpar_nthreads(), ndpar_poll_signals, &g, 0.05};
     g.ts = PyEval_SaveThread();
-    rc = ndp_ufunc(op, in, &oa, loop, casting, &ex, &st);
+    rc = ndp_ufunc(op, in, &oa, loop, run_casting, &ex, &st);
     PyEval_RestoreThread(g.ts);
   } else {
-    rc = ndp_ufunc(op, in, &oa, loop, casting, NULL, &st);
+    rc = ndp_ufunc(op, in, &oa, loop, run_casting, NULL, &st);
   }
   if (rc) {
     ndpar_raise_status(fname, rc, &st);
@@ -309,6 +428,21 @@ done:
   Py_XDECREF(out);
   return result;
 }
+
+/* One C entry per op, so that each ufunc is a plain module-level builtin
+ * (repr "<built-in function exp>", __module__ 'ndpar', picklable by name). */
+#define NDP__ENTRY(id, name, nin, cls)                                                \
+  static PyObject *ufunc_##id(PyObject *m, PyObject *const *args, Py_ssize_t nargs,  \
+                              PyObject *kwnames) {                                   \
+    (void)m;                                                                         \
+    return ufunc_call(NDP_OP_##id, args, nargs, kwnames);                            \
+  }
+NDP_OP_MAP(NDP__ENTRY)
+#undef NDP__ENTRY
+#define NDP__ENTRY(id, name, nin, cls) ufunc_##id,
+static PyObject *(*const ufunc_entries[NDP_NOPS])(PyObject *, PyObject *const *, Py_ssize_t,
+                                                  PyObject *) = {NDP_OP_MAP(NDP__ENTRY)};
+#undef NDP__ENTRY
 
 /* ---- module functions ----------------------------------------------------- */
 
@@ -469,14 +603,11 @@ PyMODINIT_FUNC PyInit__ndpar(void) {
                "%s(x1, x2, /, out=None, *, dtype=None, casting='same_kind')\n--\n\n"
                "numpy.%s on all cores.", name, name);
     ufunc_defs[op].ml_name = name;
-    ufunc_defs[op].ml_meth = (PyCFunction)(void (*)(void))ufunc_call;
+    ufunc_defs[op].ml_meth = (PyCFunction)(void (*)(void))ufunc_entries[op];
     ufunc_defs[op].ml_flags = METH_FASTCALL | METH_KEYWORDS;
     ufunc_defs[op].ml_doc = ufunc_docs[op];
-    PyObject *self = PyLong_FromLong(op);
-    if (!self) goto fail;
     PyObject *modname = PyUnicode_FromString("ndpar");
-    PyObject *f = modname ? PyCFunction_NewEx(&ufunc_defs[op], self, modname) : NULL;
-    Py_DECREF(self);
+    PyObject *f = modname ? PyCFunction_NewEx(&ufunc_defs[op], m, modname) : NULL;
     Py_XDECREF(modname);
     if (!f || PyModule_AddObject(m, name, f) < 0) {
       Py_XDECREF(f);

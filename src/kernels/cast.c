@@ -3,7 +3,8 @@
  * the engine's buffered path (strided, byte-swapped or cast operands).
  *
  * Conversions follow C (and so NumPy) for in-range values: to bool is
- * "!= 0", integer narrowing wraps. A float that does not fit the target
+ * "!= 0", integer narrowing wraps. A bool is read as "byte != 0" (NumPy
+ * treats any nonzero byte as True), so bool -> bool normalises to 0/1. A float that does not fit the target
  * integer (or is NaN) gives the x86-64 "integer indefinite" pattern via
  * int64 (INT64_MIN, truncated): defined behaviour, where plain C would be
  * undefined; NumPy leaves that case unspecified as well.
@@ -43,6 +44,7 @@ static inline uint64_t f2u64(double x) {
 
 #define CVT(F, FK, T, TK, x)                                                 \
   ((TK) == 0   ? (T)((x) != 0)                                               \
+   : (FK) == 0 ? (T)((x) != 0)                                               \
    : (FK) == 2 && (TK) == 1                                                  \
        ? (sizeof(T) == 8 && (T)-1 > 0 ? (T)f2u64((double)(x)) : (T)f2i64((double)(x))) \
        : (T)(x))

@@ -296,6 +296,13 @@ static int copy1(const char *const *in, char *out, size_t n) { return copy_kerne
 static int copy2(const char *const *in, char *out, size_t n) { return copy_kernel(in, out, n, 2); }
 static int copy4(const char *const *in, char *out, size_t n) { return copy_kernel(in, out, n, 4); }
 static int copy8(const char *const *in, char *out, size_t n) { return copy_kernel(in, out, n, 8); }
+/* bool -> bool reads any nonzero byte as True and writes 0/1 */
+static int copy_bool(const char *const *in, char *out, size_t n) {
+  const unsigned char *a = (const unsigned char *)in[0];
+  unsigned char *o = (unsigned char *)out;
+  for (size_t i = 0; i < n; i++) o[i] = a[i] != 0;
+  return 0;
+}
 
 /* Shared by ndp_ufunc and ndp_copy: runs fn with kernel dtypes kdt[] over
  * in[0..nin) -> out. */
@@ -474,8 +481,8 @@ int ndp_copy(const ndp_array *src, const ndp_array *dst, ndp_casting casting,
   static const ndp__loop_fn copies[9] = {NULL, copy1, copy2, NULL, copy4,
                                          NULL, NULL,  NULL, copy8};
   ndp_dtype kdt[3] = {dst->dtype, dst->dtype, dst->dtype};
-  rc = execute(1, in, dst, copies[ndp_dtype_size(dst->dtype)], NULL, kdt, grain_of(-1), ex,
-               "copy", st);
+  ndp__loop_fn fn = dst->dtype == NDP_BOOL ? copy_bool : copies[ndp_dtype_size(dst->dtype)];
+  rc = execute(1, in, dst, fn, NULL, kdt, grain_of(-1), ex, "copy", st);
   if (!rc) ndp__ok(st);
   return rc;
 }

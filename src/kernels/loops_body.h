@@ -12,6 +12,11 @@
  * unsigned arithmetic, so no undefined behaviour), x // 0 == 0, x % 0 == 0,
  * MIN // -1 == MIN, Python-style floor division and modulo; float floor
  * division and remainder follow NumPy's divmod (documented in docs/design).
+ * Float minimum/maximum/fmin/fmax give the second operand when the two
+ * compare equal (so -0 vs +0 gives b, as NumPy's loops do); NaN: minimum
+ * and maximum propagate it, fmin and fmax take the other operand.
+ * A boolean input byte is read as "!= 0" (NumPy: any nonzero byte is
+ * True), and bool outputs are always 0 or 1.
  */
 #include <math.h>
 #include <stdint.h>
@@ -157,8 +162,8 @@ NDP__FDIVMOD(float, f, _f)
   BINARY(floor_divide_##DT, T, T, ndp__floordiv##H(a, b))                \
   BINARY(remainder_##DT, T, T, ndp__rem##H(a, b))                        \
   BINARY(power_##DT, T, T, pow##S(a, b))                                      \
-  BINARY(minimum_##DT, T, T, (a < b || a != a) ? a : b) /* ties (±0): b */   \
-  BINARY(maximum_##DT, T, T, (a > b || a != a) ? a : b) /* as NumPy's SIMD */ \
+  BINARY(minimum_##DT, T, T, (a < b || a != a) ? a : b)                       \
+  BINARY(maximum_##DT, T, T, (a > b || a != a) ? a : b)                       \
   BINARY(fmin_##DT, T, T, (a < b || b != b) ? a : b)                          \
   BINARY(fmax_##DT, T, T, (a > b || b != b) ? a : b)                          \
   BINARY(arctan2_##DT, T, T, atan2##S(a, b))                                  \

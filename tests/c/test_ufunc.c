@@ -279,6 +279,116 @@ static void test_copy(void **state) {
   assert_int_equal(ndp_copy(&o, &a, NDP_CASTING_SAFE, NULL, NULL), NDP_ECAST);
 }
 
+/* Bool bytes other than 0/1 read as True (NumPy): casts to every dtype,
+ * bool ops on the direct and buffered paths, bool -> bool copies, every
+ * ISA. Reference: the same call on bytes normalised to 0/1. */
+static void test_nonzero_bool_bytes(void **state) {
+  (void)state;
+  enum { N = 40 };
+  uint8_t raw[N], norm[N];
+  for (int i = 0; i < N; i++) {
+    raw[i] = (uint8_t)(i % 4 == 0 ? 0 : (i * 37) % 256 ? (i * 37) % 256 : 2);
+    norm[i] = raw[i] != 0;
+  }
+  ndp_isa cpu = ndp_cpu_isa();
+  for (int isa = 0; isa <= (int)cpu; isa++) {
+    assert_int_equal(ndp_set_isa((ndp_isa)isa), 0);
+    for (int dt = 0; dt < NDP_NTYPES; dt++) { /* bool -> dt in add(bool, zeros of dt) */
+      _Alignas(8) char z[N * 8], got[N * 8], want[N * 8];
+      memset(z, 0, sizeof z);
+      ndp_array a, b, o;
+      vec1(&b, z, (ndp_dtype)dt, N);
+      vec1(&o, got, (ndp_dtype)dt, N);
+      vec1(&a, raw, NDP_BOOL, N);
+      assert_int_equal(run2(NDP_OP_ADD, &a, &b, &o), 0);
+      vec1(&a, norm, NDP_BOOL, N);
+      vec1(&o, want, (ndp_dtype)dt, N);
+      assert_int_equal(run2(NDP_OP_ADD, &a, &b, &o), 0);
+      assert_memory_equal(got, want, N * ndp_dtype_size((ndp_dtype)dt));
+      if (dt == NDP_FLOAT64) assert_true(((double *)got)[1] == 1.0);
+    }
+    static const int ops[] = {NDP_OP_ADD, NDP_OP_MULTIPLY, NDP_OP_MAXIMUM, NDP_OP_MINIMUM,
+                              NDP_OP_EQUAL, NDP_OP_NOT_EQUAL, NDP_OP_LESS,
+                              NDP_OP_LOGICAL_XOR, NDP_OP_GREATER_EQUAL};
+    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
+      uint8_t got[N], want[N], rev[N], revn[N];
+      for (int i = 0; i < N; i++) rev[i] = raw[N - 1 - i], revn[i] = norm[N - 1 - i];
+      ndp_array a, b, o;
+      vec1(&a, raw, NDP_BOOL, N);
+      vec1(&b, rev, NDP_BOOL, N);
+      vec1(&o, got, NDP_BOOL, N);
+      assert_int_equal(run2(ops[k], &a, &b, &o), 0);
+      vec1(&a, norm, NDP_BOOL, N);
+      vec1(&b, revn, NDP_BOOL, N);
+      vec1(&o, want, NDP_BOOL, N);
+      assert_int_equal(run2(ops[k], &a, &b, &o), 0);
+      assert_memory_equal(got, want, N);
+      /* strided (buffered) */
+      int64_t half = N / 2, st2 = 2;
+      ndp_array as, os;
+      ndp_array_init(&as, raw, NDP_BOOL, 1, &half);
+      as.strides[0] = st2;
+      vec1(&os, got, NDP_BOOL, half);
+      assert_int_equal(run2(ops[k], &as, &as, &os), 0);
+      ndp_array_init(&as, norm, NDP_BOOL, 1, &half);
+      as.strides[0] = st2;
+      vec1(&os, want, NDP_BOOL, half);
+      assert_int_equal(run2(ops[k], &as, &as, &os), 0);
+      assert_memory_equal(got, want, half);
+    }
+  }
+  assert_int_equal(ndp_set_isa(cpu), 0);
+  uint8_t out[N];
+  ndp_array a, o;
+  vec1(&a, raw, NDP_BOOL, N);
+  vec1(&o, out, NDP_BOOL, N);
+  assert_int_equal(ndp_copy(&a, &o, NDP_CASTING_NO, NULL, NULL), 0);
+  assert_memory_equal(out, norm, N);
+}
+
+/* -0/+0 ties give the second operand (NumPy), NaN as NumPy, every ISA. */
+static void test_min_max_signed_zeros(void **state) {
+  (void)state;
+  enum { N = 64 };
+  double a[N], b[N], o[N];
+  float af[N], bf[N], of[N];
+  for (int i = 0; i < N; i++) {
+    a[i] = (i % 2) ? 0.0 : -0.0;
+    b[i] = (i % 2) ? -0.0 : 0.0;
+    if (i % 7 == 3) a[i] = NAN;
+    if (i % 11 == 5) b[i] = NAN;
+    af[i] = (float)a[i], bf[i] = (float)b[i];
+  }
+  static const int ops[] = {NDP_OP_MAXIMUM, NDP_OP_MINIMUM, NDP_OP_FMAX, NDP_OP_FMIN};
+  ndp_isa cpu = ndp_cpu_isa();
+  for (int isa = 0; isa <= (int)cpu; isa++) {
+    assert_int_equal(ndp_set_isa((ndp_isa)isa), 0);
+    for (int k = 0; k < 4; k++) {
+      const int fnan = ops[k] == NDP_OP_FMAX || ops[k] == NDP_OP_FMIN;
+      ndp_array x, y, z;
+      vec1(&x, a, NDP_FLOAT64, N);
+      vec1(&y, b, NDP_FLOAT64, N);
+      vec1(&z, o, NDP_FLOAT64, N);
+      assert_int_equal(run2(ops[k], &x, &y, &z), 0);
+      vec1(&x, af, NDP_FLOAT32, N);
+      vec1(&y, bf, NDP_FLOAT32, N);
+      vec1(&z, of, NDP_FLOAT32, N);
+      assert_int_equal(run2(ops[k], &x, &y, &z), 0);
+      for (int i = 0; i < N; i++) {
+        double want;
+        if (isnan(a[i]) && isnan(b[i])) want = NAN;
+        else if (isnan(a[i])) want = fnan ? b[i] : a[i];
+        else if (isnan(b[i])) want = fnan ? a[i] : b[i];
+        else want = b[i]; /* a == b: the tie gives b */
+        assert_true(isnan(want) ? isnan(o[i]) : (o[i] == want && !signbit(o[i]) == !signbit(want)));
+        assert_true(isnan(want) ? isnan(of[i])
+                                : (of[i] == (float)want && !signbit(of[i]) == !signbit(want)));
+      }
+    }
+  }
+  assert_int_equal(ndp_set_isa(cpu), 0);
+}
+
 static void test_bandwidth(void **state) {
   (void)state;
   ndp_bandwidth bw;
@@ -295,6 +405,7 @@ int main(void) {
       cmocka_unit_test(test_integer_semantics), cmocka_unit_test(test_byteswapped),
       cmocka_unit_test(test_resolution), cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_copy), cmocka_unit_test(test_bandwidth),
+      cmocka_unit_test(test_nonzero_bool_bytes), cmocka_unit_test(test_min_max_signed_zeros),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -98,6 +98,16 @@ def threads(n):
         _ndpar.threads_var.reset(token)
 
 
+def clear_caches() -> None:
+    """Drop every cache ndpar keeps: compiled expressions (evaluate) and
+    apply_indexed's compiled table entries. Programs still referenced by a
+    CompiledExpression stay alive with it."""
+    from . import _apply, _evaluate
+
+    _evaluate._clear_cache()
+    _apply._clear_cache()
+
+
 def info() -> dict:
     """Version, threads, instruction set and math library, as a dict."""
     return {
@@ -112,7 +122,7 @@ def info() -> dict:
 
 __all__ = [
     "apply_indexed", "map_chunks", "WorkerDiedError", "RemoteError", "parallel_for", "shared_empty", "shared_zeros", "SharedArray",
-    "evaluate", "compile", "CompiledExpression", "threads", "info", "get_num_threads", "set_num_threads", "default_num_threads",
+    "evaluate", "compile", "CompiledExpression", "threads", "info", "clear_caches", "get_num_threads", "set_num_threads", "default_num_threads",
     "get_isa", "cpu_isa", "set_isa", "ulp_bound", "measure_bandwidth",
     "absolute", "true_divide", "mod", "pow",
 ] + list(UNARY + BINARY + ROLLING)

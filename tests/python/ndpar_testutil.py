@@ -39,9 +39,11 @@ TRANSCENDENTAL = {
     "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
     "arccosh", "arctanh", "arctan2", "hypot", "power",
 }
-# Exact float operations where NumPy itself does not specify the sign of a
-# zero result (min/max of +0 and -0): compared with ==, not bitwise.
-ZERO_SIGN_UNSPECIFIED = {"minimum", "maximum", "fmin", "fmax"}
+# Exact float operations where ndpar and NumPy may differ in the sign of a
+# zero result: compared with ==, not bitwise.
+# fmin/fmax: NumPy gives the first operand on a ±0 tie in short arrays and
+# loop tails, the second elsewhere; ndpar always the second (docs/design.md)
+ZERO_SIGN_UNSPECIFIED = {"fmin", "fmax"}
 
 # NumPy's allowance: its own SIMD float64/float32 transcendentals are
 # documented within 4 ULP (SVML / NumPy's AVX512F kernels).

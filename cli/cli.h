@@ -43,9 +43,11 @@ enum {
  * message are replaced, a progress line is cleared first) and returns
  * `status`. */
 int cli_fail(int status, const char *fmt, ...) CLI_PRINTF(2, 3);
-/* The exit status for a library error code: CLI_RUNTIME for NDP_ENOMEM,
- * NDP_ETHREAD, NDP_EIO, NDP_EUSER; CLI_INTERRUPTED for NDP_ECANCELED after an
- * interrupt; CLI_USAGE otherwise. */
+/* The exit status for a library error code: the error table's column
+ * (ndp_err_exit_status: 2 bad input, 1 a failure while running, 130
+ * interrupted), except NDP_ECANCELED with no ^C, which is CLI_RUNTIME.
+ * Failures to finish writing an output (close, msync) are CLI_RUNTIME
+ * whatever their code. */
 int cli_status_for(int err);
 /* The message of a failed call: st->msg when set, else ndp_strerror(err).
  * Borrowed from st or static storage. */

@@ -324,7 +324,7 @@ static int open_input(apply_input *in, const char *what) {
   int err = ndp_npy_open(in->path, 0, &in->f, &st);
   if (err) {
     const char *msg = cli_errmsg(err, &st);
-    int status = (err == NDP_ENOMEM || err == NDP_ETHREAD) ? CLI_RUNTIME : CLI_USAGE;
+    int status = cli_status_for(err);
     if (strstr(msg, in->path)) return cli_fail(status, "%s", msg);
     return cli_fail(status, "%.300s: %s", in->path, msg);
   }

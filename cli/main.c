@@ -74,19 +74,9 @@ int cli_fail(int status, const char *fmt, ...) {
 }
 
 int cli_status_for(int err) {
-  switch (err) {
-  case NDP_OK:
-    return CLI_OK;
-  case NDP_ENOMEM:
-  case NDP_ETHREAD:
-  case NDP_EIO:
-  case NDP_EUSER:
-    return CLI_RUNTIME;
-  case NDP_ECANCELED:
-    return cli_interrupted ? CLI_INTERRUPTED : CLI_RUNTIME;
-  default:
-    return CLI_USAGE;
-  }
+  /* the error table's column; a cancel that was not our ^C is a failure */
+  if (err == NDP_ECANCELED && !cli_interrupted) return CLI_RUNTIME;
+  return ndp_err_exit_status(err);
 }
 
 const char *cli_errmsg(int err, const ndp_status *st) {
@@ -596,8 +586,7 @@ static int open_operand(operand *ops, int k, const struct stat *out_sb) {
   ndp_status st = {0, "", -1};
   int err = ndp_npy_open(o->text, o->is_out, &o->f, &st);
   if (err) {
-    int status = (err == NDP_ENOMEM || err == NDP_ETHREAD) ? CLI_RUNTIME : CLI_USAGE;
-    return fail_about(status, o->text, err, &st);
+    return fail_about(cli_status_for(err), o->text, err, &st);
   }
   o->npy = &o->f;
   o->arr = &o->f.arr;

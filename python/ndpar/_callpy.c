@@ -336,11 +336,7 @@ static PyObject *applyexpr_new(PyTypeObject *type, PyObject *args, PyObject *kw)
   ndp_expr *e = NULL;
   int rc = ndp_apply_compile(src, (int)m, dts, &e, &st);
   if (rc) {
-    PyObject *exc = rc == NDP_ESYNTAX ? PyExc_SyntaxError
-                    : rc == NDP_ENAME ? PyExc_NameError
-                    : rc == NDP_ETYPE || rc == NDP_ECAST ? PyExc_TypeError
-                    : rc == NDP_ENOMEM ? PyExc_MemoryError
-                    : rc == NDP_EOVERFLOW ? PyExc_OverflowError : PyExc_ValueError;
+    PyObject *exc = ndpar_exception_for(rc);
     if (st.pos >= 0 && (rc == NDP_ESYNTAX || rc == NDP_ENAME))
       PyErr_Format(exc, "%s (column %ld)", st.msg, st.pos + 1);
     else

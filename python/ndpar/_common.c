@@ -35,22 +35,27 @@ const int ndpar_typenums[NDP_NTYPES] = {
 
 /* ---- errors --------------------------------------------------------------- */
 
+PyObject *ndpar_exception_for(int rc) {
+  /* one class per code, looked up once by the name the error table gives */
+  static PyObject *cache[NDP__ERRNO_COUNT + 1];
+  int k = rc < 0 && rc >= NDP_ERRNO_MIN ? -rc : 0;
+  if (cache[k]) return cache[k];
+  PyObject *exc = PyExc_RuntimeError;
+  const char *name = ndp_err_pyexc(rc ? rc : NDP_ERRNO_MIN - 1);
+  PyObject *builtins = PyImport_ImportModule("builtins");
+  if (builtins) {
+    PyObject *e = PyObject_GetAttrString(builtins, name);
+    if (e && PyExceptionClass_Check(e)) exc = e;
+    Py_XDECREF(e); /* builtins keeps the class alive */
+    Py_DECREF(builtins);
+  }
+  PyErr_Clear();
+  return cache[k] = exc;
+}
+
 PyObject *ndpar_raise_status(const char *fname, int rc, const ndp_status *st) {
   if (PyErr_Occurred()) return NULL; /* e.g. KeyboardInterrupt from polling */
-  PyObject *exc;
-  switch (rc) {
-  case NDP_ETYPE: case NDP_ECAST: exc = PyExc_TypeError; break;
-  case NDP_ENOMEM: exc = PyExc_MemoryError; break;
-  case NDP_EINVAL: case NDP_ESHAPE: case NDP_EDOMAIN: case NDP_ENOFUNC:
-  case NDP_EFORMAT: case NDP_EINDEX: exc = PyExc_ValueError; break;
-  case NDP_EEXIST: exc = PyExc_FileExistsError; break;
-  case NDP_ENOENT: exc = PyExc_FileNotFoundError; break;
-  case NDP_EIO: exc = PyExc_OSError; break;
-  case NDP_EOVERFLOW: exc = PyExc_OverflowError; break;
-  case NDP_ECANCELED: exc = PyExc_KeyboardInterrupt; break;
-  default: exc = PyExc_RuntimeError; break;
-  }
-  PyErr_Format(exc, "ndpar.%s: %s", fname,
+  PyErr_Format(ndpar_exception_for(rc), "ndpar.%s: %s", fname,
                (st && st->msg[0]) ? st->msg : ndp_strerror(rc));
   return NULL;
 }

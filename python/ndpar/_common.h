@@ -20,6 +20,10 @@ extern const int ndpar_typenums[NDP_NTYPES];
 int ndpar_fill_desc(PyArrayObject *arr, ndp_array *a, const char *fname,
                     const char *argname);
 
+/* The Python exception class for an NDP_E* code, from the error table's
+ * column (borrowed; RuntimeError for an unknown code). Needs the GIL. */
+PyObject *ndpar_exception_for(int rc);
+
 /* Sets the Python exception for a failed call (unless one is set) and
  * returns NULL. */
 PyObject *ndpar_raise_status(const char *fname, int rc, const ndp_status *st);

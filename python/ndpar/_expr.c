@@ -31,7 +31,7 @@ static PyObject *raise_expr(const char *src, int rc, const ndp_status *st) {
     memset(caret, ' ', (size_t)n);
     caret[n] = '^';
     caret[n + 1] = '\0';
-    PyErr_Format(rc == NDP_ESYNTAX ? PyExc_SyntaxError : PyExc_NameError,
+    PyErr_Format(ndpar_exception_for(rc),
                  "ndpar: %s (column %ld)\n    %s\n    %s", st->msg, pos + 1, src, caret);
     return NULL;
   }

@@ -1,18 +1,40 @@
 /*
  * shm/server.c - the name service of named shared segments.
  *
- * A name is a listening unix socket in Linux's abstract namespace (see
- * ndp__shm_address). Nothing is left behind in any file system: the kernel
- * drops the name when the last descriptor of the socket closes, which
- * happens when the creator unpublishes, closes, or dies in any way.
+ * A name is a listening unix socket: in Linux's abstract namespace (see
+ * ndp__shm_address), where the kernel drops the name when the last
+ * descriptor of the socket closes (the creator unpublishes, closes, or
+ * dies in any way), so nothing is left behind in any file system. The
+ * socket listens from the moment it is bound (connections wait in the
+ * backlog until the segment is served), so an address that is bound but
+ * refuses connections is never an ndpar creator's.
+ *
+ * Any local user can bind an abstract address. When ours is held by
+ * anything but a process of this user (probe(): connect, SO_PEERCRED;
+ * another uid, a socket that refuses connections, or a backlog still full
+ * after 200 ms), the name becomes a socket file instead (ndp__shm_bind):
+ * "<dir>/<name>" in the first candidate directory (candidate_dirs():
+ * $XDG_RUNTIME_DIR/ndpar, /run/user/<uid>/ndpar, /tmp/ndpar-<uid>), which
+ * must be a real directory of this user with mode 0700 (lstat; created so
+ * if missing; otherwise NDP_EIO naming its owner or mode). Other users can
+ * neither enter it nor replace it (/tmp is sticky). Under an flock on
+ * that directory (taken with fs_mu held, so a fork never copies a held
+ * lock, and before S.mu), create retries the abstract address, checks
+ * that no process of ours serves the name from any candidate directory,
+ * unlinks a stale file (it refuses connections: its creator died), binds
+ * and listens. A creator that got the abstract address also checks the
+ * candidate directories under that lock, so a name is never served at
+ * both places. The file is unlinked by unbind (under the lock, and only
+ * if it is still the inode this process bound) and by an atexit handler;
+ * a forked child forgets it. Attach (shm.c) tries the abstract address,
+ * then each candidate file (ndp__shm_fs_paths), trusting only our uid.
  *
  * One server thread per process answers for all of its names. It poll()s
  * the listening sockets plus an eventfd that wakes it when the set
  * changes; on a connection it checks the peer's uid (SO_PEERCRED) and
  * sends the segment's memfd (SCM_RIGHTS) with NDP__SHM_HELLO, then hangs
- * up. A name that is taken is reported with its holder: create connects
- * to it and names the listening process from SO_PEERCRED (taken()). It
- * starts with the first served name and is joined when the last
+ * up. A name held by a process of ours is reported with its pid. The
+ * thread starts with the first served name and is joined when the last
  * one is unpublished, so a process that closed its segments has no extra
  * thread or descriptor (leak checkers and fd-counting tests see nothing).
  *
@@ -31,7 +53,8 @@
  *
  * fork(): the child has no server thread. Its copies of the listening
  * sockets and of the eventfd are closed in the atfork child handler and
- * its segments marked unpublished, so a child never keeps a name alive.
+ * its segments marked unpublished (their socket files forgotten), so a
+ * child never keeps a name alive nor removes its creator's file.
  */
 #include <errno.h>
 #include <fcntl.h>

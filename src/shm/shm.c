@@ -15,8 +15,10 @@
  *
  * A named segment's name is bound before the memory is built (so a taken
  * name fails at once) and served once the header is written (server.c).
- * attach: connect to the name, receive the memfd, map it and check the
- * header as untrusted input (shm_internal.h). The socket is non-blocking
+ * attach: connect to the name (the abstract address, else the socket file
+ * in each candidate directory: server.c), trusting only a server of our
+ * uid, receive the memfd, map it and check the header as untrusted input
+ * (shm_internal.h). The socket is non-blocking
  * and every wait is a poll of at most 50 ms, between which the caller's
  * interrupt callback runs (ndp_shm_attach_ex), within a 5 s overall limit.
  *
@@ -395,11 +397,10 @@ static int try_connect(const struct sockaddr_un *sa, socklen_t len,
   /* anyone can bind an abstract name: only trust our own user */
   struct ucred cr;
   socklen_t crlen = sizeof cr;
-  if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0 &&
-      crlen == sizeof cr && cr.uid == geteuid())
-    return c;
-  if (crlen != sizeof cr) cr = (struct ucred){0, (uid_t)-1, (gid_t)-1};
-  *other = cr;
+  bool known = getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0 &&
+               crlen == sizeof cr;
+  if (known && cr.uid == geteuid()) return c;
+  *other = known ? cr : (struct ucred){0, (uid_t)-1, (gid_t)-1};
   close(c);
   return T_OTHER;
 }

@@ -873,6 +873,26 @@ static void test_fs_names(void **state) {
   ndp_shm_close(c);
   assert_false(is_socket(fs_path(name)));
   assert_int_equal(attach_code(name), NDP_ENOENT);
+  /* a name too long for "<dir>/<name>" in sun_path: a hashed file name */
+  char longname[NDP_SHM_NAME_MAX + 1];
+  snprintf(longname, sizeof longname, "%ld-", (long)getpid());
+  memset(longname + strlen(longname), 'q', NDP_SHM_NAME_MAX - strlen(longname));
+  longname[NDP_SHM_NAME_MAX] = 0;
+  sq = squat(longname, -1);
+  assert_int_equal(ndp_shm_create(longname, NDP_FLOAT64, 2, shape, 0, 0, &c, &st), 0);
+  fill_rows(ndp_shm_array(c), 0, 8, 4.0);
+  assert_int_equal(child_reads(longname, 8, 4.0), 0);
+  char dir[96];
+  snprintf(dir, sizeof dir, "%s/ndpar", xdg);
+  DIR *d = opendir(dir);
+  assert_non_null(d);
+  int hashed = 0;
+  for (struct dirent *e; (e = readdir(d));) hashed += e->d_name[0] == '#';
+  closedir(d);
+  assert_int_equal(hashed, 1);
+  ndp_shm_close(c);
+  close(sq);
+  assert_int_equal(attach_code(longname), NDP_ENOENT);
   assert_int_equal(count_fds(), before);
 }
 

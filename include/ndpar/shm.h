@@ -18,18 +18,39 @@
  * in any way (a crash included): nothing is left in /dev/shm or any file
  * system, and an attaching process never removes the name. The socket
  * address carries the effective uid ("\0ndpar/<uid>/<name>"), so users
- * have separate namespaces and one user's names never collide with
- * another's; the attacher also checks the server's uid. An abstract name
- * has no permissions, though: a hostile local user who binds the exact
- * address of a name first makes ndp_shm_create fail (NDP_EEXIST, with a
- * message naming that process and its uid); it can never serve memory to
- * an attacher. Processes that
- * attached keep their mapping until they close it; the memory is freed
- * when the last mapping and descriptor are gone. A child forked from the
- * creator does not serve the name. The server thread exists only while
- * this process publishes at least one name (it is joined when the last
- * one is unpublished). Abstract names are per network namespace: processes
- * in different containers do not see each other's names.
+ * have separate namespaces; the attacher also checks the server's uid.
+ *
+ * An abstract name has no permissions: another local user can bind the
+ * exact address of one of our names first. It can neither block the name
+ * nor serve us memory. When create finds the address held by anything
+ * but a process of this user (another uid, or a socket that refuses
+ * connections: ndpar creators listen from the moment they bind), the name
+ * becomes a socket file in a directory only this user can enter: the
+ * first of $XDG_RUNTIME_DIR/ndpar (if that variable names a directory of
+ * ours with mode 0700), /run/user/<uid>/ndpar (the same test), and
+ * /tmp/ndpar-<uid>, created with mode 0700 if missing. It must be a real
+ * directory owned by this user with no group or other access, else
+ * create fails with NDP_EIO naming its owner or mode. The file is
+ * "<dir>/<name>" (a hash where that is too long for a socket address); it
+ * is removed by unpublish/close and at a normal exit; a crashed creator's
+ * file is stale (it refuses connections), is never attached, and is
+ * replaced by the next create. Attach tries the abstract address, then
+ * the file in each candidate directory of its own environment (so a
+ * process whose XDG_RUNTIME_DIR is neither the creator's nor
+ * /run/user/<uid> does not see names that fell back to the creator's
+ * XDG_RUNTIME_DIR); it trusts only a server of this user. One name is one
+ * segment: create fails with NDP_EEXIST while a process of this user
+ * serves the name at either place (checked under a lock on the directory;
+ * two creators whose XDG_RUNTIME_DIR differ can race only while the
+ * abstract address is held by someone else).
+ *
+ * Processes that attached keep their mapping until they close it; the
+ * memory is freed when the last mapping and descriptor are gone. A child
+ * forked from the creator does not serve the name (nor remove its file).
+ * The server thread exists only while this process publishes at least one
+ * name (it is joined when the last one is unpublished). Abstract names
+ * are per network namespace: processes in different containers do not
+ * see each other's names.
  *
  * Thread-safety: all functions may be called from any thread; one
  * ndp_shm must not be closed while another thread uses it.
@@ -64,8 +85,10 @@ int ndp_shm_check_name(const char *name, ndp_status *st);
 
 /* Creates a C-contiguous array of `shape` and `dtype` in a new segment,
  * all zeros. name NULL: anonymous (shared with processes forked later
- * only); else a named segment others may attach to (NDP_EEXIST when the
- * name is taken, NDP_EINVAL when it is malformed). nthreads: threads that
+ * only); else a named segment others may attach to (NDP_EEXIST when a
+ * process of this user holds the name, NDP_EINVAL when it is malformed,
+ * NDP_EIO when its abstract address is held by another user and the
+ * directory for its socket file is not safe; see above). nthreads: threads that
  * touch the pages (0: ndp_get_num_threads(); at most NDP_MAX_THREADS).
  * flags: NDP_SHM_* (other bits: NDP_EINVAL). A zero-size array is
  * allowed; as in NumPy, the non-zero extents must not overflow even when
@@ -77,12 +100,13 @@ int ndp_shm_create(const char *name, ndp_dtype dtype, int ndim,
                    ndp_shm **out, ndp_status *st);
 
 /* Maps the named segment created by another process (or this one).
- * Waits at most 5 s for the creator's answer. OUT: *out (NULL on
- * failure). Returns 0, NDP_ENOENT (no such name: never created, or its
- * creator closed it or exited), NDP_EINVAL (bad name), NDP_EFORMAT (not
- * an ndpar segment: the segment's header is checked as untrusted input),
- * NDP_EIO (no answer in time, the name is served by another user, or a
- * system call failed). */
+ * Waits at most 5 s for the creator's answer (also while the creator is
+ * still building the segment). OUT: *out (NULL on failure). Returns 0,
+ * NDP_ENOENT (no such name: never created, or its creator closed it or
+ * exited; only held by another user, which is named), NDP_EINVAL (bad
+ * name), NDP_EFORMAT (not an ndpar segment: the segment's header is
+ * checked as untrusted input), NDP_EIO (no answer in time, or a system
+ * call failed). */
 int ndp_shm_attach(const char *name, ndp_shm **out, ndp_status *st);
 
 /* Like ndp_shm_attach, and interruptible: while it waits for the creator

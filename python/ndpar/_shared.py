@@ -98,8 +98,13 @@ class SharedArray(NDArrayOperatorsMixin):
     The name lives in Linux's abstract socket namespace, served by the
     creating process: it disappears when the creator calls ``close()`` (or
     leaves its ``with`` block) or exits in any way, a crash included;
-    nothing is left in /dev/shm. ``close()`` in a process that attached
-    never removes the name. Memory stays mapped while arrays on it exist,
+    nothing is left in /dev/shm. If another user already holds that
+    address, the name is a socket file in a directory of yours instead
+    (``$XDG_RUNTIME_DIR/ndpar``, ``/run/user/<uid>/ndpar`` or
+    ``/tmp/ndpar-<uid>``, mode 0700; OSError naming the owner when that
+    directory is not yours), removed by ``close()`` and at exit; a crashed
+    creator's file is stale and is never attached. ``close()`` in a
+    process that attached never removes the name. Memory stays mapped while arrays on it exist,
     in each process. Names: 1 to 200 characters from A-Z a-z 0-9 . _ -
     (ValueError otherwise); users have separate namespaces. Ctrl-C
     interrupts an ``attach`` waiting for a creator that does not answer.

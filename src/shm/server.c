@@ -1,18 +1,40 @@
 /*
  * shm/server.c - the name service of named shared segments.
  *
- * A name is a listening unix socket in Linux's abstract namespace (see
- * ndp__shm_address). Nothing is left behind in any file system: the kernel
- * drops the name when the last descriptor of the socket closes, which
- * happens when the creator unpublishes, closes, or dies in any way.
+ * A name is a listening unix socket: in Linux's abstract namespace (see
+ * ndp__shm_address), where the kernel drops the name when the last
+ * descriptor of the socket closes (the creator unpublishes, closes, or
+ * dies in any way), so nothing is left behind in any file system. The
+ * socket listens from the moment it is bound (connections wait in the
+ * backlog until the segment is served), so an address that is bound but
+ * refuses connections is never an ndpar creator's.
+ *
+ * Any local user can bind an abstract address. When ours is held by
+ * anything but a process of this user (probe(): connect, SO_PEERCRED;
+ * another uid, a socket that refuses connections, or a backlog still full
+ * after 200 ms), the name becomes a socket file instead (ndp__shm_bind):
+ * "<dir>/<name>" in the first candidate directory (candidate_dirs():
+ * $XDG_RUNTIME_DIR/ndpar, /run/user/<uid>/ndpar, /tmp/ndpar-<uid>), which
+ * must be a real directory of this user with mode 0700 (lstat; created so
+ * if missing; otherwise NDP_EIO naming its owner or mode). Other users can
+ * neither enter it nor replace it (/tmp is sticky). Under an flock on
+ * that directory (taken with fs_mu held, so a fork never copies a held
+ * lock, and before S.mu), create retries the abstract address, checks
+ * that no process of ours serves the name from any candidate directory,
+ * unlinks a stale file (it refuses connections: its creator died), binds
+ * and listens. A creator that got the abstract address also checks the
+ * candidate directories under that lock, so a name is never served at
+ * both places. The file is unlinked by unbind (under the lock, and only
+ * if it is still the inode this process bound) and by an atexit handler;
+ * a forked child forgets it. Attach (shm.c) tries the abstract address,
+ * then each candidate file (ndp__shm_fs_paths), trusting only our uid.
  *
  * One server thread per process answers for all of its names. It poll()s
  * the listening sockets plus an eventfd that wakes it when the set
  * changes; on a connection it checks the peer's uid (SO_PEERCRED) and
  * sends the segment's memfd (SCM_RIGHTS) with NDP__SHM_HELLO, then hangs
- * up. A name that is taken is reported with its holder: create connects
- * to it and names the listening process from SO_PEERCRED (taken()). It
- * starts with the first served name and is joined when the last
+ * up. A name held by a process of ours is reported with its pid. The
+ * thread starts with the first served name and is joined when the last
  * one is unpublished, so a process that closed its segments has no extra
  * thread or descriptor (leak checkers and fd-counting tests see nothing).
  *
@@ -31,16 +53,22 @@
  *
  * fork(): the child has no server thread. Its copies of the listening
  * sockets and of the eventfd are closed in the atfork child handler and
- * its segments marked unpublished, so a child never keeps a name alive.
+ * its segments marked unpublished (their socket files forgotten), so a
+ * child never keeps a name alive nor removes its creator's file.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shm/shm_internal.h"
@@ -69,6 +97,9 @@ static struct {
        0, -1, 0, 0, {NULL, NULL, 0}, {NULL, NULL, 0}};
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static pthread_once_t atexit_once = PTHREAD_ONCE_INIT;
+/* Held while a directory lock is (taken before S.mu, never after it). */
+static pthread_mutex_t fs_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- addresses ---------------------------------------------------------- */
 
@@ -286,8 +317,14 @@ static void stop_locked(void) {
 
 /* ---- fork --------------------------------------------------------------- */
 
-static void atfork_prepare(void) { pthread_mutex_lock(&S.mu); }
-static void atfork_parent(void) { pthread_mutex_unlock(&S.mu); }
+static void atfork_prepare(void) {
+  pthread_mutex_lock(&fs_mu); /* no directory lock is held across fork */
+  pthread_mutex_lock(&S.mu);
+}
+static void atfork_parent(void) {
+  pthread_mutex_unlock(&S.mu);
+  pthread_mutex_unlock(&fs_mu);
+}
 static void atfork_child(void) {
   /* Only the forking thread exists; it held S.mu through fork, so the
    * list is consistent. Close every name's socket copy here. */
@@ -296,6 +333,7 @@ static void atfork_child(void) {
     close(s->lfd);
     s->lfd = -1;
     s->bound = s->serving = s->dying = false;
+    s->fspath[0] = 0; /* the parent's file: never unlinked here */
     s->next = s->prev = NULL;
   }
   S.head = NULL;
@@ -309,75 +347,330 @@ static void atfork_child(void) {
   /* no thread waits on cv here; mu is held by this thread (prepare) */
   pthread_cond_init(&S.cv, NULL);
   pthread_mutex_unlock(&S.mu);
+  pthread_mutex_unlock(&fs_mu);
 }
 
 static void install_atfork(void) {
   pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
-/* ---- publish / unpublish ------------------------------------------------ */
-
-/* Why the address of `name` is taken: connects to it (without waiting:
- * a listening socket completes the connection from its backlog) and asks
- * the kernel who listens (SO_PEERCRED). Sets the NDP_EEXIST message. */
-static int taken(const char *name, const struct sockaddr_un *sa,
-                 socklen_t len, ndp_status *st) {
-  int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (c < 0)
-    return ndp__fail(st, NDP_EEXIST, "shared array name '%s' already "
-                     "exists", name);
-  int rc = connect(c, (const struct sockaddr *)sa, len);
-  int e = errno;
-  struct ucred cr;
-  socklen_t crlen = sizeof cr;
-  bool known = rc == 0 &&
-               getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0 &&
-               crlen == sizeof cr;
-  close(c);
-  if (known && cr.uid == geteuid())
-    return ndp__fail(st, NDP_EEXIST, "shared array name '%s' is already "
-                     "used by process %ld", name, (long)cr.pid);
-  if (known)
-    return ndp__fail(st, NDP_EEXIST, "shared array name '%s' is held by "
-                     "process %ld of another user (uid %lu): abstract socket "
-                     "names cannot be protected, choose another name", name,
-                     (long)cr.pid, (unsigned long)cr.uid);
-  if (rc != 0 && e == ECONNREFUSED)
-    return ndp__fail(st, NDP_EEXIST, "shared array name '%s' is already "
-                     "bound by a process that does not serve it (yet: it "
-                     "may be creating it right now)", name);
-  return ndp__fail(st, NDP_EEXIST, "shared array name '%s' already exists "
-                   "(the holder does not answer: %s)", name,
-                   rc == 0 ? "unknown peer" : strerror(e));
+/* At a normal exit, the socket files still served are removed (each only
+ * if it is still the file this process bound). */
+static void unlink_at_exit(void) {
+  pthread_mutex_lock(&S.mu);
+  for (ndp_shm *s = S.head; s; s = s->next) {
+    struct stat sb;
+    if (s->fspath[0] && lstat(s->fspath, &sb) == 0 &&
+        sb.st_dev == s->fsdev && sb.st_ino == s->fsino)
+      unlink(s->fspath);
+  }
+  pthread_mutex_unlock(&S.mu);
 }
 
-int ndp__shm_bind(ndp_shm *s, ndp_status *st) {
-  pthread_once(&atfork_once, install_atfork);
-  struct sockaddr_un sa;
-  socklen_t len;
-  ndp__shm_address(s->name, &sa, &len);
+static void install_atexit(void) { (void)atexit(unlink_at_exit); }
+
+/* ---- file-system names -------------------------------------------------- */
+
+#define SUNMAX (sizeof ((struct sockaddr_un *)0)->sun_path)
+
+/* Room a directory must leave in sun_path for "/#<32 hex>" and the NUL. */
+#define FILE_ROOM 35
+
+enum { DIR_OK, DIR_MISSING, DIR_BAD };
+
+/* Whether path is a real directory (not a symlink) of this user with no
+ * access for group or others. *sb: what lstat saw. */
+static int check_dir(const char *path, struct stat *sb) {
+  if (lstat(path, sb) != 0) return errno == ENOENT ? DIR_MISSING : DIR_BAD;
+  if (!S_ISDIR(sb->st_mode) || sb->st_uid != geteuid() || (sb->st_mode & 077))
+    return DIR_BAD;
+  return DIR_OK;
+}
+
+/* The candidate directories of file-system names, in lookup order:
+ * $XDG_RUNTIME_DIR/ndpar (when that variable names a safe directory),
+ * /run/user/<uid>/ndpar (when that is a safe directory), /tmp/ndpar-<uid>
+ * (always; created by the first creator that needs it). Duplicates (the
+ * usual XDG_RUNTIME_DIR is /run/user/<uid>) and paths too long for a
+ * socket address are left out. Returns how many. */
+static int candidate_dirs(char dirs[NDP__SHM_NDIRS][SUNMAX]) {
+  unsigned uid = (unsigned)geteuid();
+  char base[2][64 + SUNMAX];
+  int nb = 0, n = 0;
+  struct stat sb, seen[2];
+  const char *x = getenv("XDG_RUNTIME_DIR");
+  if (x && x[0] == '/' && strlen(x) < SUNMAX) snprintf(base[nb++], sizeof base[0], "%s", x);
+  snprintf(base[nb++], sizeof base[0], "/run/user/%u", uid);
+  for (int i = 0; i < nb; i++) {
+    if (check_dir(base[i], &sb) != DIR_OK) continue;
+    bool dup = false;
+    for (int j = 0; j < n; j++)
+      dup |= seen[j].st_dev == sb.st_dev && seen[j].st_ino == sb.st_ino;
+    int len = snprintf(dirs[n], SUNMAX, "%s/ndpar", base[i]);
+    if (dup || len < 0 || (size_t)len + FILE_ROOM > SUNMAX) continue;
+    seen[n++] = sb;
+  }
+  snprintf(dirs[n++], SUNMAX, "/tmp/ndpar-%u", uid);
+  return n;
+}
+
+/* The socket file of name in dir: "<dir>/<name>", or "<dir>/#<hash>" (as
+ * for the abstract address) where that does not fit sun_path. */
+static void fs_file(const char *dir, const char *name, char out[SUNMAX]) {
+  int n = snprintf(out, SUNMAX, "%s/%s", dir, name);
+  if (n < 0 || (size_t)n >= SUNMAX) /* fits: dirs leave FILE_ROOM */
+    n = snprintf(out, SUNMAX, "%.*s/#%016llx%016llx", (int)(SUNMAX - FILE_ROOM), dir,
+                 (unsigned long long)fnv1a(name, 0xcbf29ce484222325ull),
+                 (unsigned long long)fnv1a(name, 0x84222325cbf29ce4ull));
+  (void)n;
+}
+
+static socklen_t fs_address(const char *path, struct sockaddr_un *sa) {
+  memset(sa, 0, sizeof *sa);
+  sa->sun_family = AF_UNIX;
+  size_t n = strlen(path);
+  memcpy(sa->sun_path, path, n);
+  return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+}
+
+int ndp__shm_fs_paths(const char *name, char paths[NDP__SHM_NDIRS][SUNMAX]) {
+  char dirs[NDP__SHM_NDIRS][SUNMAX];
+  int nd = candidate_dirs(dirs), n = 0;
+  struct stat sb;
+  for (int i = 0; i < nd; i++)
+    if (check_dir(dirs[i], &sb) == DIR_OK) fs_file(dirs[i], name, paths[n++]);
+  return n;
+}
+
+/* Creates dir if needed and checks it is safe; else NDP_EIO with a
+ * message naming its owner. why: the holder of the abstract address. */
+static int ensure_dir(const char *dir, const char *name, const char *why,
+                      ndp_status *st) {
+  struct stat sb;
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+    return ndp__fail(st, NDP_EIO, "shared array name '%s': its abstract "
+                     "address is held by %s, and the directory '%s' for its "
+                     "socket file cannot be created: %s", name, why, dir,
+                     strerror(errno));
+  int k = check_dir(dir, &sb);
+  if (k == DIR_OK) return 0;
+  if (k != DIR_MISSING && !S_ISDIR(sb.st_mode))
+    return ndp__fail(st, NDP_EIO, "shared array name '%s': its abstract "
+                     "address is held by %s, and '%s' (owned by uid %lu) is "
+                     "not a directory: remove it", name, why, dir,
+                     (unsigned long)sb.st_uid);
+  if (k != DIR_MISSING && sb.st_uid != geteuid())
+    return ndp__fail(st, NDP_EIO, "shared array name '%s': its abstract "
+                     "address is held by %s, and the directory '%s' for its "
+                     "socket file is owned by uid %lu, not by this user (uid "
+                     "%lu): remove it, or set XDG_RUNTIME_DIR to a directory "
+                     "of yours", name, why, dir, (unsigned long)sb.st_uid,
+                     (unsigned long)geteuid());
+  if (k != DIR_MISSING)
+    return ndp__fail(st, NDP_EIO, "shared array name '%s': its abstract "
+                     "address is held by %s, and the directory '%s' for its "
+                     "socket file has mode %04o: group and others must have "
+                     "no access (chmod 700 it)", name, why, dir,
+                     (unsigned)(sb.st_mode & 07777));
+  return ndp__fail(st, NDP_EIO, "shared array name '%s': the directory '%s' "
+                   "vanished", name, dir);
+}
+
+/* Takes the directory's lock (flock on the directory itself, so nothing
+ * is created for it); waits at most 5 s. The descriptor, or a negative
+ * code. Called under fs_mu, so a fork never copies a held lock. */
+static int lock_dir(const char *dir, ndp_status *st) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return ndp__fail(st, NDP_EIO, "opening directory '%s': %s", dir,
+                     strerror(errno));
+  for (int i = 0;; i++) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+    int e = errno;
+    if (e == EINTR) continue;
+    if (e != EWOULDBLOCK || i >= 5000) {
+      close(fd);
+      return ndp__fail(st, NDP_EIO, "locking directory '%s': %s", dir,
+                       e == EWOULDBLOCK ? "held by another process for 5 s"
+                                        : strerror(e));
+    }
+    nanosleep(&(struct timespec){0, 1000000}, NULL);
+  }
+}
+
+/* ---- who holds an address ----------------------------------------------- */
+
+enum { H_NONE, H_OURS, H_OTHER, H_REFUSED, H_BUSY, H_ERR };
+
+typedef struct {
+  int kind;
+  long pid;
+  unsigned long uid;
+} holder;
+
+/* Connects to the address without waiting (a listening socket completes
+ * the connection from its backlog) and asks the kernel who listens
+ * (SO_PEERCRED). A full backlog is retried for about busy_ms: an ndpar
+ * server accepts at once. */
+static holder probe(const struct sockaddr_un *sa, socklen_t len, int busy_ms) {
+  holder h = {H_ERR, 0, 0};
+  for (int waited = 0;;) {
+    int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (c < 0) return h;
+    int rc = connect(c, (const struct sockaddr *)sa, len), e = errno;
+    if (rc == 0) {
+      struct ucred cr;
+      socklen_t crlen = sizeof cr;
+      if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0 &&
+          crlen == sizeof cr)
+        h = (holder){cr.uid == geteuid() ? H_OURS : H_OTHER, (long)cr.pid,
+                     (unsigned long)cr.uid};
+      close(c);
+      return h;
+    }
+    close(c);
+    if (e == EINTR) continue;
+    if (e == EAGAIN && waited++ < busy_ms) {
+      nanosleep(&(struct timespec){0, 1000000}, NULL);
+      continue;
+    }
+    h.kind = e == ECONNREFUSED ? H_REFUSED : e == ENOENT ? H_NONE
+           : e == EAGAIN ? H_BUSY : H_ERR;
+    return h;
+  }
+}
+
+/* ---- publish / unpublish ------------------------------------------------ */
+
+/* Binds a new listening socket of s to sa (dir: the directory of a socket
+ * file, else NULL) and links s. 0, 1 when the address is in use, or a
+ * negative code. */
+static int bind_sock(ndp_shm *s, const struct sockaddr_un *sa, socklen_t len,
+                     const char *dir, ndp_status *st) {
   int rc = 0;
   pthread_mutex_lock(&S.mu);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) {
     rc = ndp__fail(st, errno == ENOMEM || errno == ENOBUFS ? NDP_ENOMEM : NDP_EIO,
                    "socket for shared array '%s': %s", s->name, strerror(errno));
-  } else if (bind(fd, (struct sockaddr *)&sa, len) < 0) {
+  } else if (bind(fd, (const struct sockaddr *)sa, len) < 0) {
     int e = errno;
     close(fd);
-    if (e == EADDRINUSE)
-      rc = NDP_EEXIST; /* the message after unlocking: see taken() */
-    else
-      rc = ndp__fail(st, e == ENOMEM ? NDP_ENOMEM : NDP_EIO,
-                     "binding shared array name '%s': %s", s->name, strerror(e));
+    rc = e == EADDRINUSE ? 1
+       : ndp__fail(st, e == ENOMEM ? NDP_ENOMEM : NDP_EIO,
+                   "binding shared array name '%s': %s", s->name, strerror(e));
   } else {
-    s->lfd = fd;
-    s->bound = true;
-    s->serving = s->dying = false;
-    link_locked(s);
+    struct stat sb;
+    /* listening from the start: a bound address that refuses connections
+     * is never an ndpar creator's (probe's H_REFUSED) */
+    if (listen(fd, 128) < 0 || (dir && lstat(sa->sun_path, &sb) != 0)) {
+      rc = ndp__fail(st, NDP_EIO, "listen for shared array '%s': %s",
+                     s->name, strerror(errno));
+      if (dir) unlink(sa->sun_path);
+      close(fd);
+    } else {
+      s->lfd = fd;
+      s->bound = true;
+      s->serving = s->dying = false;
+      if (dir) {
+        snprintf(s->fspath, sizeof s->fspath, "%s", sa->sun_path);
+        snprintf(s->fsdir, sizeof s->fsdir, "%s", dir);
+        s->fsdev = sb.st_dev;
+        s->fsino = sb.st_ino;
+      }
+      link_locked(s);
+    }
   }
   pthread_mutex_unlock(&S.mu);
-  if (rc == NDP_EEXIST) rc = taken(s->name, &sa, len, st);
+  return rc;
+}
+
+/* Whether a process of ours serves name through a socket file in one of
+ * dirs: NDP_EEXIST naming it, else 0. A stale file (its creator died) in
+ * dirs[locked] is removed. */
+static int check_files(const char *name, char dirs[NDP__SHM_NDIRS][SUNMAX],
+                       int n, int locked, ndp_status *st) {
+  struct stat sb;
+  for (int i = 0; i < n; i++) {
+    if (check_dir(dirs[i], &sb) != DIR_OK) continue;
+    char path[SUNMAX];
+    fs_file(dirs[i], name, path);
+    if (lstat(path, &sb) != 0 || !S_ISSOCK(sb.st_mode)) continue;
+    struct sockaddr_un sa;
+    socklen_t len = fs_address(path, &sa);
+    holder h = probe(&sa, len, 200);
+    if (h.kind == H_OURS)
+      return ndp__fail(st, NDP_EEXIST, "shared array name '%s' is already "
+                       "used by process %ld (socket %s)", name, h.pid, path);
+    if (h.kind == H_BUSY)
+      return ndp__fail(st, NDP_EEXIST, "shared array name '%s' is already "
+                       "used (socket %s, busy)", name, path);
+    if (h.kind == H_REFUSED && i == locked) unlink(path); /* stale */
+  }
+  return 0;
+}
+
+static void describe(const holder *h, char *buf, size_t size) {
+  if (h->kind == H_OTHER)
+    snprintf(buf, size, "process %ld of another user (uid %lu)", h->pid, h->uid);
+  else if (h->kind == H_REFUSED)
+    snprintf(buf, size, "a socket that is not an ndpar name (it refuses "
+             "connections)");
+  else
+    snprintf(buf, size, "a process that does not accept connections");
+}
+
+/* The abstract address first; when it is held by anything but a process
+ * of this user, a socket file in this user's directory (see the header). */
+int ndp__shm_bind(ndp_shm *s, ndp_status *st) {
+  pthread_once(&atfork_once, install_atfork);
+  struct sockaddr_un sa;
+  socklen_t len;
+  ndp__shm_address(s->name, &sa, &len);
+  char dirs[NDP__SHM_NDIRS][SUNMAX];
+  int n = candidate_dirs(dirs), lk = -1;
+  struct stat sb;
+  holder h;
+  pthread_mutex_lock(&fs_mu);
+  int rc = bind_sock(s, &sa, len, NULL, st);
+  if (rc == 0) { /* ours; unless a socket file of ours has the name */
+    if (check_dir(dirs[0], &sb) == DIR_OK) lk = lock_dir(dirs[0], NULL);
+    if ((rc = check_files(s->name, dirs, n, lk >= 0 ? 0 : -1, st)) != 0)
+      ndp__shm_unbind(s);
+    goto out;
+  }
+  if (rc < 0) goto out;
+  h = probe(&sa, len, 200);
+  if (h.kind != H_OURS) { /* fall back to the file system */
+    char why[128];
+    describe(&h, why, sizeof why);
+    if ((rc = ensure_dir(dirs[0], s->name, why, st)) != 0) goto out;
+    if ((lk = rc = lock_dir(dirs[0], st)) < 0) goto out;
+    /* under the lock: the address may have been freed meanwhile */
+    if ((rc = bind_sock(s, &sa, len, NULL, st)) == 0) {
+      if ((rc = check_files(s->name, dirs, n, 0, st)) != 0) ndp__shm_unbind(s);
+      goto out;
+    }
+    if (rc < 0) goto out;
+    h = probe(&sa, len, 200);
+  }
+  if (h.kind == H_OURS) {
+    rc = ndp__fail(st, NDP_EEXIST, "shared array name '%s' is already used "
+                   "by process %ld", s->name, h.pid);
+    goto out;
+  }
+  if ((rc = check_files(s->name, dirs, n, 0, st)) != 0) goto out;
+  char path[SUNMAX];
+  fs_file(dirs[0], s->name, path);
+  struct sockaddr_un fsa;
+  socklen_t flen = fs_address(path, &fsa);
+  if ((rc = bind_sock(s, &fsa, flen, dirs[0], st)) == 1)
+    rc = ndp__fail(st, NDP_EEXIST, "shared array name '%s': '%s' exists and "
+                   "is not a socket of this user's", s->name, path);
+out:
+  if (lk >= 0) close(lk);
+  pthread_mutex_unlock(&fs_mu);
+  if (rc == 0 && s->fspath[0]) pthread_once(&atexit_once, install_atexit);
   return rc;
 }
 
@@ -390,9 +683,6 @@ int ndp__shm_serve(ndp_shm *s, ndp_status *st) {
   } else if (reserve_locked(S.nserving + 2) != 0) {
     rc = ndp__fail(st, NDP_ENOMEM, "out of memory serving shared array '%s'",
                    s->name);
-  } else if (listen(s->lfd, 128) < 0) {
-    rc = ndp__fail(st, NDP_EIO, "listen for shared array '%s': %s", s->name,
-                   strerror(errno));
   } else if (S.state == IDLE && (rc = start_locked(st)) != 0) {
     /* message set */
   } else {
@@ -405,6 +695,17 @@ int ndp__shm_serve(ndp_shm *s, ndp_status *st) {
 }
 
 void ndp__shm_unbind(ndp_shm *s) {
+  if (s->fspath[0]) { /* remove the file while it is still ours */
+    pthread_mutex_lock(&fs_mu);
+    int lk = lock_dir(s->fsdir, NULL);
+    struct stat sb;
+    if (lstat(s->fspath, &sb) == 0 && sb.st_dev == s->fsdev &&
+        sb.st_ino == s->fsino)
+      unlink(s->fspath);
+    if (lk >= 0) close(lk);
+    s->fspath[0] = 0;
+    pthread_mutex_unlock(&fs_mu);
+  }
   pthread_mutex_lock(&S.mu);
   if (!s->bound) { /* never bound, already unbound, or after fork */
     pthread_mutex_unlock(&S.mu);

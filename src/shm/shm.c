@@ -15,8 +15,10 @@
  *
  * A named segment's name is bound before the memory is built (so a taken
  * name fails at once) and served once the header is written (server.c).
- * attach: connect to the name, receive the memfd, map it and check the
- * header as untrusted input (shm_internal.h). The socket is non-blocking
+ * attach: connect to the name (the abstract address, else the socket file
+ * in each candidate directory: server.c), trusting only a server of our
+ * uid, receive the memfd, map it and check the header as untrusted input
+ * (shm_internal.h). The socket is non-blocking
  * and every wait is a poll of at most 50 ms, between which the caller's
  * interrupt callback runs (ndp_shm_attach_ex), within a 5 s overall limit.
  *
@@ -370,8 +372,42 @@ static int receive_fd(int c, waiter *w, const char *name, ndp_status *st) {
   return fd;
 }
 
-/* Connects to the name and returns the segment's memfd, or a negative
- * code. The socket is non-blocking: every wait is a slice of wait_slice. */
+/* One connection attempt. Returns a socket connected to a process of this
+ * user (>= 0), or: */
+enum { T_NONE = -1,  /* nothing there, or a stale socket file */
+       T_BUSY = -2,  /* a full backlog: try again */
+       T_OTHER = -3, /* held by another user (*other): never trusted */
+       T_FAIL = -4 };/* no socket (message in st) */
+
+static int try_connect(const struct sockaddr_un *sa, socklen_t len,
+                       struct ucred *other, const char *name, ndp_status *st) {
+  int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (c < 0) {
+    sys_fail(st, errno, "socket", name);
+    return T_FAIL;
+  }
+  int rc;
+  while ((rc = connect(c, (const struct sockaddr *)sa, len)) != 0 && errno == EINTR) {
+  }
+  if (rc != 0) {
+    int e = errno;
+    close(c);
+    return e == EAGAIN ? T_BUSY : T_NONE;
+  }
+  /* anyone can bind an abstract name: only trust our own user */
+  struct ucred cr;
+  socklen_t crlen = sizeof cr;
+  bool known = getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0 &&
+               crlen == sizeof cr;
+  if (known && cr.uid == geteuid()) return c;
+  *other = known ? cr : (struct ucred){0, (uid_t)-1, (gid_t)-1};
+  close(c);
+  return T_OTHER;
+}
+
+/* Finds the name (the abstract address, then the socket files of
+ * ndp__shm_fs_paths) and returns the segment's memfd, or a negative code.
+ * The sockets are non-blocking: every wait is a slice of wait_slice. */
 static int fetch_fd(const char *name, int (*interrupt)(void *), void *ctx,
                     ndp_status *st) {
   waiter w = {{0, 0}, interrupt, ctx};
@@ -380,44 +416,49 @@ static int fetch_fd(const char *name, int (*interrupt)(void *), void *ctx,
   struct sockaddr_un sa;
   socklen_t len;
   ndp__shm_address(name, &sa, &len);
-  int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (c < 0) return sys_fail(st, errno, "socket", name);
-  int rc;
-  /* a unix stream connect completes at once or fails with EAGAIN (the
-   * creator's backlog is full: it does not accept): retry in slices */
-  while ((rc = connect(c, (struct sockaddr *)&sa, len)) != 0 &&
-         (errno == EINTR || errno == EAGAIN)) {
-    if (errno == EINTR) continue;
+  struct ucred other;
+  bool foreign = false;
+  int c;
+  for (;;) {
+    /* a unix stream connect completes at once or fails with EAGAIN (the
+     * creator's backlog is full: it does not accept): retry in slices */
+    bool busy = false;
+    if ((c = try_connect(&sa, len, &other, name, st)) == T_OTHER) foreign = true;
+    if (c == T_FAIL) return NDP_EIO;
+    busy |= c == T_BUSY;
+    if (c < 0) { /* not served by us at the abstract address */
+      char paths[NDP__SHM_NDIRS][sizeof sa.sun_path];
+      int n = ndp__shm_fs_paths(name, paths);
+      struct ucred ignored;
+      for (int i = 0; i < n && c < 0; i++) {
+        struct sockaddr_un fsa;
+        memset(&fsa, 0, sizeof fsa);
+        fsa.sun_family = AF_UNIX;
+        memcpy(fsa.sun_path, paths[i], strlen(paths[i]));
+        socklen_t flen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+                                     strlen(paths[i]) + 1);
+        c = try_connect(&fsa, flen, &ignored, name, st);
+        if (c == T_FAIL) return NDP_EIO;
+        busy |= c == T_BUSY;
+      }
+    }
+    if (c >= 0) break;
+    if (!busy) {
+      if (foreign)
+        return ndp__fail(st, NDP_ENOENT, "no shared array named '%s' (its "
+                         "abstract address is held by process %ld of another "
+                         "user (uid %lu), which is never trusted)", name,
+                         (long)other.pid, (unsigned long)other.uid);
+      return ndp__fail(st, NDP_ENOENT, "no shared array named '%s' (never "
+                       "created, or its creator closed it or exited)", name);
+    }
     int w_rc = wait_slice(&w, -1, 0, name, st);
     if (w_rc < 0) {
-      close(c);
       if (w_rc == NDP_EIO)
         return ndp__fail(st, NDP_EIO, "the creator of shared array '%s' "
                          "does not answer", name);
       return w_rc;
     }
-  }
-  if (rc != 0) {
-    int e = errno;
-    close(c);
-    if (e == ECONNREFUSED || e == ENOENT)
-      return ndp__fail(st, NDP_ENOENT, "no shared array named '%s' (never "
-                       "created, or its creator closed it or exited)", name);
-    return sys_fail(st, e, "connect", name);
-  }
-  /* anyone can bind an abstract name: only trust our own user */
-  struct ucred cr;
-  socklen_t crlen = sizeof cr;
-  bool known = getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0 &&
-               crlen == sizeof cr;
-  if (!known || cr.uid != geteuid()) {
-    close(c);
-    if (known)
-      return ndp__fail(st, NDP_EIO, "shared array name '%s' is served by "
-                       "process %ld of another user (uid %lu)", name,
-                       (long)cr.pid, (unsigned long)cr.uid);
-    return ndp__fail(st, NDP_EIO, "shared array name '%s' is served by "
-                     "another user", name);
   }
   int fd = receive_fd(c, &w, name, st);
   close(c);

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/un.h>
 
 #include "core/internal.h"
@@ -59,8 +60,17 @@ struct ndp_shm {
   bool serving;           /* lfd listens; the server thread polls it */
   bool dying;             /* being unpublished: the thread skips it */
   struct ndp_shm *next, *prev;  /* the served list */
+  /* A file-system name (server.c), set while lfd is bound to a socket file
+   * rather than to the abstract address; "" otherwise: */
+  char fspath[sizeof ((struct sockaddr_un *)0)->sun_path];
+  char fsdir[sizeof ((struct sockaddr_un *)0)->sun_path];
+  dev_t fsdev;            /* the socket file as bound (lstat): only that */
+  ino_t fsino;            /* file is ever unlinked */
   char name[NDP_SHM_NAME_MAX + 1];
 };
+
+/* Directories that may hold file-system names, at most this many. */
+#define NDP__SHM_NDIRS 3
 
 /* Abstract socket address of a name: "\0ndpar/<uid>/<name>", or, where
  * that does not fit sun_path, "\0ndpar/<uid>/#<32 hex digits>" (a 128-bit
@@ -69,8 +79,18 @@ struct ndp_shm {
 void ndp__shm_address(const char *name, struct sockaddr_un *sa,
                       socklen_t *len);
 
-/* Binds the name (NDP_EEXIST when taken) and adds s to the served list,
- * not yet listening: an attach meanwhile gets NDP_ENOENT. Needs s->name
+/* The socket files that may serve `name` (valid), one per candidate
+ * directory that exists and is safe (a directory of this user, no access
+ * for group or others), in lookup order (server.c's header). OUT:
+ * paths[0..n-1]; returns n (0..NDP__SHM_NDIRS). */
+int ndp__shm_fs_paths(const char *name,
+                      char paths[NDP__SHM_NDIRS][sizeof ((struct sockaddr_un *)0)->sun_path]);
+
+/* Binds the name and adds s to the served list, listening but not yet
+ * served: an attach meanwhile waits for the answer (or gets NDP_ENOENT
+ * if the creation fails). The abstract address first; a socket file in a
+ * per-user directory when the address is held by another user (server.c).
+ * NDP_EEXIST when a process of this user holds the name. Needs s->name
  * and s->memfd. */
 int ndp__shm_bind(ndp_shm *s, ndp_status *st);
 /* Validates an attached segment's header h (a private copy; untrusted) for
@@ -79,9 +99,10 @@ int ndp__shm_bind(ndp_shm *s, ndp_status *st);
  * The libFuzzer target fuzz/fuzz_shm_header.c drives it. */
 int ndp__shm_check_header(ndp_shm *s, const ndp__shm_header *h, uint64_t size,
                           const char *name, ndp_status *st);
-/* Listens and lets the server thread (started if needed) answer. */
+/* Lets the server thread (started if needed) answer. */
 int ndp__shm_serve(ndp_shm *s, ndp_status *st);
-/* Stops serving and closes the socket; returns when no thread of this
+/* Stops serving, removes the socket file (if any, and if it is still the
+ * one s bound) and closes the socket; returns when no thread of this
  * process uses it any more. No-op when not bound. */
 void ndp__shm_unbind(ndp_shm *s);
 

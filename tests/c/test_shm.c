@@ -6,7 +6,14 @@
  * leaked, bogus segments served by a test-only server (NDP_EFORMAT, no
  * crash), concurrent create/attach/close (also run under TSan), the
  * holder of a taken name named in the error, and attach interrupted by
- * its callback while a server does not answer.
+ * its callback while a server does not answer. Names whose abstract
+ * address is held by something else (a socket of ours that does not
+ * listen; as root, a process of uid 65534) fall back to a socket file in
+ * $XDG_RUNTIME_DIR/ndpar (a temporary directory set in main): found by
+ * attach from another process, never the squatter's memory, stale files
+ * of a SIGKILLed creator replaced, the file removed by close, one name
+ * across both kinds, an unsafe directory (owned by another uid, or
+ * /tmp/ndpar-<uid> in a private mount namespace) refused naming its owner.
  *
  * Children report through their exit status and leave with _exit().
  */
@@ -19,6 +26,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -26,9 +34,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "ndpar.h"
@@ -611,11 +622,13 @@ static void test_taken_name_names_holder(void **state) {
   assert_non_null(strstr(st.msg, want));
   assert_non_null(strstr(st.msg, name));
   close(fd);
-  /* bound but not listening (a creator between bind and serve) */
+  /* bound but not listening: not an ndpar creator (they listen from the
+   * start), so the name falls back to a socket file (test_fs_names) */
   name = uname_("held", 1);
   fd = squat(name, -1);
-  assert_int_equal(ndp_shm_create(name, NDP_INT8, 1, &n, 0, 0, &s, &st), NDP_EEXIST);
-  assert_non_null(strstr(st.msg, "does not serve it"));
+  assert_int_equal(ndp_shm_create(name, NDP_INT8, 1, &n, 0, 0, &s, &st), 0);
+  assert_int_equal(attach_code(name), 0);
+  ndp_shm_close(s);
   close(fd);
   /* an ndpar creator in another process: that process is named */
   name = uname_("held", 2);
@@ -799,7 +812,270 @@ static void test_concurrent_threads(void **state) {
   }
 }
 
+
+/* ---- names whose abstract address is taken: socket files ----------------- */
+
+static char xdg[64]; /* $XDG_RUNTIME_DIR for this run (main) */
+
+static const char *fs_path(const char *name) {
+  static char buf[256];
+  snprintf(buf, sizeof buf, "%s/ndpar/%s", xdg, name);
+  return buf;
+}
+
+static int is_socket(const char *path) {
+  struct stat sb;
+  return lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode);
+}
+
+/* In a forked child: attaches name and checks rows 0..r with base. */
+static int child_reads(const char *name, int64_t r, double base) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    ndp_shm *a = NULL;
+    if (ndp_shm_attach(name, &a, NULL) != 0) _exit(2);
+    int ok = ndp_shm_array(a)->shape[0] == r && rows_are(ndp_shm_array(a), 0, r, base);
+    ndp_shm_close(a);
+    _exit(ok ? 0 : 3);
+  }
+  return wait_child(pid);
+}
+
+static void test_fs_names(void **state) {
+  (void)state;
+  int before = count_fds();
+  int64_t shape[2] = {8, 5};
+  ndp_shm *c = NULL, *x = NULL;
+  ndp_status st;
+  const char *name = uname_("fs", 0);
+  int sq = squat(name, -1); /* holds the abstract address, never listens */
+  assert_int_equal(ndp_shm_create(name, NDP_FLOAT64, 2, shape, 0, 0, &c, &st), 0);
+  fill_rows(ndp_shm_array(c), 0, 8, 3.0);
+  assert_true(is_socket(fs_path(name)));
+  assert_int_equal(child_reads(name, 8, 3.0), 0);
+  /* one name: a second creator fails, naming this process */
+  assert_int_equal(ndp_shm_create(name, NDP_INT8, 1, shape, 0, 0, &x, &st), NDP_EEXIST);
+  assert_non_null(strstr(st.msg, "already used by process"));
+  /* and so does one at the abstract address once it is free */
+  close(sq);
+  assert_int_equal(ndp_shm_create(name, NDP_INT8, 1, shape, 0, 0, &x, &st), NDP_EEXIST);
+  assert_non_null(strstr(st.msg, fs_path(name)));
+  assert_null(x);
+  /* a forked child that exits normally neither serves nor removes it */
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) exit(0); /* runs the library's atexit handler */
+  assert_int_equal(wait_child(pid), 0);
+  assert_true(is_socket(fs_path(name)));
+  assert_int_equal(child_reads(name, 8, 3.0), 0);
+  /* close removes the file; the name is gone */
+  ndp_shm_close(c);
+  assert_false(is_socket(fs_path(name)));
+  assert_int_equal(attach_code(name), NDP_ENOENT);
+  /* a name too long for "<dir>/<name>" in sun_path: a hashed file name */
+  char longname[NDP_SHM_NAME_MAX + 1];
+  snprintf(longname, sizeof longname, "%ld-", (long)getpid());
+  memset(longname + strlen(longname), 'q', NDP_SHM_NAME_MAX - strlen(longname));
+  longname[NDP_SHM_NAME_MAX] = 0;
+  sq = squat(longname, -1);
+  assert_int_equal(ndp_shm_create(longname, NDP_FLOAT64, 2, shape, 0, 0, &c, &st), 0);
+  fill_rows(ndp_shm_array(c), 0, 8, 4.0);
+  assert_int_equal(child_reads(longname, 8, 4.0), 0);
+  char dir[96];
+  snprintf(dir, sizeof dir, "%s/ndpar", xdg);
+  DIR *d = opendir(dir);
+  assert_non_null(d);
+  int hashed = 0;
+  for (struct dirent *e; (e = readdir(d));) hashed += e->d_name[0] == '#';
+  closedir(d);
+  assert_int_equal(hashed, 1);
+  ndp_shm_close(c);
+  close(sq);
+  assert_int_equal(attach_code(longname), NDP_ENOENT);
+  assert_int_equal(count_fds(), before);
+}
+
+static void test_fs_stale_file_replaced(void **state) {
+  (void)state;
+  const char *name = uname_("stale", 0);
+  int sq = squat(name, -1);
+  int ready[2];
+  assert_int_equal(pipe(ready), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(ready[0]);
+    int64_t shape[2] = {4, 4};
+    ndp_shm *c = NULL;
+    if (ndp_shm_create(name, NDP_FLOAT64, 2, shape, 0, 0, &c, NULL) != 0) _exit(2);
+    fill_rows(ndp_shm_array(c), 0, 4, 1.0);
+    if (write(ready[1], "r", 1) != 1) _exit(3);
+    for (;;) pause();
+  }
+  close(ready[1]);
+  char b = 0;
+  ssize_t got = read(ready[0], &b, 1);
+  close(ready[0]);
+  if (got != 1) close(sq);
+  assert_int_equal(got, 1);
+  assert_int_equal(child_reads(name, 4, 1.0), 0);
+  assert_int_equal(kill(pid, SIGKILL), 0);
+  assert_int_equal(wait_child(pid), 100 + SIGKILL);
+  assert_true(is_socket(fs_path(name))); /* left behind, but stale */
+  ndp_status st;
+  ndp_shm *a = NULL, *c = NULL;
+  assert_int_equal(ndp_shm_attach(name, &a, &st), NDP_ENOENT);
+  /* a new creator replaces it */
+  int64_t shape[2] = {6, 2};
+  assert_int_equal(ndp_shm_create(name, NDP_FLOAT64, 2, shape, 0, 0, &c, &st), 0);
+  fill_rows(ndp_shm_array(c), 0, 6, 7.0);
+  assert_int_equal(child_reads(name, 6, 7.0), 0);
+  ndp_shm_close(c);
+  assert_false(is_socket(fs_path(name)));
+  /* a stale file is also tidied away by a creator at the abstract address */
+  close(sq);
+  assert_int_equal(ndp_shm_create(name, NDP_INT8, 0, NULL, 0, 0, &c, &st), 0);
+  ndp_shm_close(c);
+}
+
+/* Forks a child of uid 65534 that binds name's abstract address (of our
+ * uid) and serves a valid-looking segment of its own on it. Returns its
+ * pid; *go: write a byte to let it leave. */
+static pid_t foreign_squatter(const char *name, int *go) {
+  int up[2], down[2];
+  assert_int_equal(pipe(up), 0);
+  assert_int_equal(pipe(down), 0);
+  struct sockaddr_un sa;
+  socklen_t len;
+  ndp__shm_address(name, &sa, &len); /* before setuid: our uid's address */
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(up[0]);
+    close(down[1]);
+    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(2);
+    bogus_srv b = {socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), B_VALID, name};
+    if (b.lfd < 0 || bind(b.lfd, (struct sockaddr *)&sa, len) != 0 ||
+        listen(b.lfd, 16) != 0 || write(up[1], "r", 1) != 1)
+      _exit(3);
+    struct pollfd p[2] = {{b.lfd, POLLIN, 0}, {down[0], POLLIN, 0}};
+    while (poll(p, 2, -1) > 0 && !p[1].revents) bogus_main(&b); /* serves */
+    _exit(0);
+  }
+  close(up[1]);
+  close(down[0]);
+  char c = 0;
+  assert_int_equal(read(up[0], &c, 1), 1);
+  close(up[0]);
+  *go = down[1];
+  return pid;
+}
+
+static void test_fs_names_another_user(void **state) {
+  (void)state;
+  if (geteuid() != 0) {
+    skip(); /* needs root to become another user */
+    return;
+  }
+  int before = count_fds();
+  const char *name = uname_("nobody", 0);
+  int go;
+  pid_t pid = foreign_squatter(name, &go);
+  ndp_shm *c = NULL, *a = NULL;
+  ndp_status st;
+  int64_t shape[2] = {3, 4}; /* not the squatter's 10 x 20 */
+  int rc = ndp_shm_create(name, NDP_FLOAT64, 2, shape, 0, 0, &c, &st);
+  if (rc != 0) { /* let the squatter go before failing */
+    print_error("%s\n", st.msg);
+    close(go);
+    wait_child(pid);
+  }
+  assert_int_equal(rc, 0);
+  fill_rows(ndp_shm_array(c), 0, 3, 5.0);
+  assert_true(is_socket(fs_path(name)));
+  assert_int_equal(child_reads(name, 3, 5.0), 0);
+  assert_int_equal(ndp_shm_attach(name, &a, &st), 0);
+  assert_int_equal(ndp_shm_array(a)->shape[1], 4);
+  ndp_shm_close(a);
+  ndp_shm_close(c);
+  assert_false(is_socket(fs_path(name)));
+  /* the squatter's segment is never taken */
+  assert_int_equal(ndp_shm_attach(name, &a, &st), NDP_ENOENT);
+  char want[64];
+  snprintf(want, sizeof want, "held by process %ld of another user (uid 65534)", (long)pid);
+  if (!strstr(st.msg, want)) print_error("%s\n", st.msg);
+  assert_non_null(strstr(st.msg, want));
+  assert_int_equal(write(go, "x", 1), 1);
+  close(go);
+  assert_int_equal(wait_child(pid), 0);
+  assert_int_equal(count_fds(), before);
+}
+
+/* In a forked child: with name's abstract address taken, create must fail
+ * with NDP_EIO and a message holding want. 0 when it does. */
+static int create_refused(const char *name, const char *want) {
+  int sq = squat(name, -1);
+  int64_t n = 2;
+  ndp_shm *c = NULL;
+  ndp_status st;
+  int rc = ndp_shm_create(name, NDP_INT8, 1, &n, 0, 0, &c, &st);
+  close(sq);
+  if (rc == 0) ndp_shm_close(c);
+  if (rc != NDP_EIO || !strstr(st.msg, want)) {
+    fprintf(stderr, "rc %d: %s (want %s)\n", rc, st.msg, want);
+    return 1;
+  }
+  return 0;
+}
+
+static void test_fs_unsafe_directory(void **state) {
+  (void)state;
+  /* mode: group or others have access (no root needed) */
+  char dir[96], want[256];
+  snprintf(dir, sizeof dir, "%s/ndpar", xdg);
+  mkdir(dir, 0700);
+  assert_int_equal(chmod(dir, 0755), 0);
+  snprintf(want, sizeof want, "'%s' for its socket file has mode 0755", dir);
+  assert_int_equal(create_refused(uname_("unsafe", 0), want), 0);
+  assert_int_equal(chmod(dir, 0700), 0);
+  if (geteuid() != 0) {
+    skip(); /* the rest needs root to make a directory of another user */
+    return;
+  }
+  /* owned by another user */
+  assert_int_equal(chown(dir, 65534, 65534), 0);
+  snprintf(want, sizeof want, "'%s' for its socket file is owned by uid 65534", dir);
+  assert_int_equal(create_refused(uname_("unsafe", 1), want), 0);
+  assert_int_equal(chown(dir, 0, 0), 0);
+  /* /tmp/ndpar-<uid> made by another user first: in a private /tmp */
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("ndpar-test", "/tmp", "tmpfs", 0, "mode=1777") != 0)
+      _exit(77);
+    struct stat sb;
+    unsetenv("XDG_RUNTIME_DIR");
+    if (lstat("/run/user/0", &sb) == 0) _exit(77); /* that one would be used */
+    if (mkdir("/tmp/ndpar-0", 0700) != 0 || chown("/tmp/ndpar-0", 65534, 65534) != 0)
+      _exit(4);
+    _exit(create_refused(uname_("unsafe", 2),
+                         "'/tmp/ndpar-0' for its socket file is owned by uid 65534"));
+  }
+  int rc = wait_child(pid);
+  if (rc == 77) {
+    skip(); /* no private mount namespace here */
+    return;
+  }
+  assert_int_equal(rc, 0);
+}
+
 int main(void) {
+  /* file-system names go to a directory of this run, removed at the end */
+  snprintf(xdg, sizeof xdg, "/tmp/ndpar-test-shm-XXXXXX");
+  if (!mkdtemp(xdg)) return 1;
+  setenv("XDG_RUNTIME_DIR", xdg, 1);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_anonymous_zeros_and_fork),
       cmocka_unit_test(test_zero_size_and_scalar),
@@ -818,8 +1094,19 @@ int main(void) {
       cmocka_unit_test(test_taken_name_names_holder),
       cmocka_unit_test(test_attach_interrupted),
       cmocka_unit_test(test_check_name),
+      cmocka_unit_test(test_fs_names),
+      cmocka_unit_test(test_fs_stale_file_replaced),
+      cmocka_unit_test(test_fs_names_another_user),
+      cmocka_unit_test(test_fs_unsafe_directory),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   ndp_shutdown();
+  char dir[96];
+  snprintf(dir, sizeof dir, "%s/ndpar", xdg);
+  rmdir(dir); /* empty: every test closed its names */
+  if (rmdir(xdg) != 0) {
+    fprintf(stderr, "%s: %s (left behind?)\n", xdg, strerror(errno));
+    rc = 1;
+  }
   return rc;
 }

@@ -1,19 +1,25 @@
 """Robustness of shared arrays and parallel_for: read-only and too-short
-arrays refused by parallel_for, names another user cannot take over
-silently, byte order and dtype checks, bad names, SharedArray used as the
+arrays refused by parallel_for, names another user can neither take over
+nor block (a socket file in a private directory when the abstract address
+is held: found by attach, stale ones replaced, removed on close and at
+exit, unsafe directories refused naming their owner), byte order and dtype checks, bad names, SharedArray used as the
 array it holds (and refused after close), and Ctrl-C during an attach to a
 creator that does not answer."""
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import platform
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
+import threading
 import time
 import uuid
 
@@ -206,30 +212,204 @@ def test_another_users_segment_does_not_block_the_name():
         _finish(*child)
 
 
+@pytest.fixture
+def runtime_dir(monkeypatch):
+    """A short private XDG_RUNTIME_DIR (socket paths must fit 108 bytes):
+    names that fall back to socket files go to <it>/ndpar."""
+    d = tempfile.mkdtemp(prefix="ndp-xdg-")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", d)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _serve_nothing(sock, stop):
+    """Accepts connections and sends a bogus memfd-less hello."""
+    while not stop.is_set():
+        try:
+            c, _ = sock.accept()
+        except OSError:
+            return
+        c.sendall(b"ndpshm01")
+        c.close()
+
+
 @root_only
-def test_another_user_squatting_the_address_is_named():
+def test_another_user_squatting_the_address_does_not_block_the_name(runtime_dir):
     name = unique_name()
     uid = os.geteuid()
 
     def work():
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.bind(_address(name, uid))  # the exact address create() binds
+        sock.bind(_address(name, uid))  # the exact address create() binds first
         sock.listen(8)
-        return sock
+        stop = threading.Event()
+        threading.Thread(target=_serve_nothing, args=(sock, stop), daemon=True).start()
+        return sock, stop
 
     pid, up_r, down_w = _as_nobody(work)
     try:
-        with pytest.raises(FileExistsError,
+        with ndpar.SharedArray.create(name, 4, np.float64) as s:
+            s[:] = [1.5, 2.5, 3.5, 4.5]
+            sock_file = os.path.join(runtime_dir, "ndpar", name)
+            assert stat.S_ISSOCK(os.lstat(sock_file).st_mode)
+            # another process of ours finds it, with the right data
+            out = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+                import ndpar
+                with ndpar.SharedArray.attach({name!r}) as t:
+                    print(t.dtype, t.array.tolist())
+            """)], capture_output=True, text=True, timeout=120)
+            assert out.returncode == 0, out.stderr
+            assert out.stdout.split(None, 1) == ["float64", "[1.5, 2.5, 3.5, 4.5]\n"]
+            with ndpar.SharedArray.attach(name) as t:
+                t[0] = 9
+            assert s[0] == 9
+        assert not os.path.lexists(sock_file)  # close() removed it
+        # the squatter is never trusted: no segment, and it is named
+        with pytest.raises(FileNotFoundError,
                            match=r"held by process %d of another user \(uid 65534\)" % pid):
-            ndpar.SharedArray.create(name, 3)
-        # an attacher never trusts it either, and says who it is
-        with pytest.raises(OSError, match=r"served by process %d of another user" % pid):
             ndpar.SharedArray.attach(name)
     finally:
         _finish(pid, up_r, down_w)
-    # once the squatter is gone the name is ours
+    # once the squatter is gone the abstract name is ours again
     with ndpar.SharedArray.create(name, 3) as s:
         assert s.shape == (3,)
+        assert not os.path.lexists(os.path.join(runtime_dir, "ndpar", name))
+
+
+def _squat_locally(name):
+    """A socket of ours bound to name's abstract address, not listening:
+    not an ndpar creator, so create falls back to a socket file (no root
+    needed)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(_address(name, os.geteuid()))
+    return sock
+
+
+def test_stale_socket_file_of_a_killed_creator_is_replaced(runtime_dir):
+    name = unique_name()
+    sock_file = os.path.join(runtime_dir, "ndpar", name)
+    with _squat_locally(name):
+        p = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+            import sys, ndpar
+            s = ndpar.SharedArray.create({name!r}, 3, 'int64')
+            s[:] = [5, 6, 7]
+            print('ready', flush=True)
+            sys.stdin.read()
+        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert p.stdout.readline().strip() == "ready"
+            with ndpar.SharedArray.attach(name) as t:
+                np.testing.assert_array_equal(t, [5, 6, 7])
+            p.kill()
+            p.wait(60)
+        finally:
+            p.kill()
+            p.stdin.close()
+            p.stdout.close()
+            p.wait()
+        assert stat.S_ISSOCK(os.lstat(sock_file).st_mode)  # left behind, stale
+        with pytest.raises(FileNotFoundError, match="no shared array named"):
+            ndpar.SharedArray.attach(name)
+        with ndpar.SharedArray.create(name, 2, np.int16) as s:  # replaces it
+            s[:] = [-3, 4]
+            with ndpar.SharedArray.attach(name) as t:
+                assert t.dtype == np.int16
+                np.testing.assert_array_equal(t, [-3, 4])
+            with pytest.raises(FileExistsError, match="already used by process %d" % os.getpid()):
+                ndpar.SharedArray.create(name, 2)
+        assert not os.path.lexists(sock_file)
+
+
+def test_socket_file_removed_at_normal_exit_without_close(runtime_dir):
+    name = unique_name()
+    with _squat_locally(name):
+        out = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+            import os, ndpar
+            s = ndpar.SharedArray.create({name!r}, 3)
+            print(os.path.exists(os.path.join({runtime_dir!r}, 'ndpar', {name!r})))
+        """)], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "True"
+        assert os.listdir(os.path.join(runtime_dir, "ndpar")) == []
+
+
+def test_socket_file_names_leak_nothing(runtime_dir):
+    names = [unique_name() for _ in range(3)]
+    squats = [_squat_locally(n) for n in names]
+    try:
+        gc.collect()
+        fds0 = len(os.listdir("/proc/self/fd"))
+        for i in range(30):
+            name = names[i % 3]
+            with ndpar.SharedArray.create(name, (8, 8), np.float32) as s:
+                with ndpar.SharedArray.attach(name) as t:
+                    t[0, 0] = i
+                assert s[0, 0] == i
+                with pytest.raises(FileExistsError):
+                    ndpar.SharedArray.create(name, 1)
+            with pytest.raises(FileNotFoundError):
+                ndpar.SharedArray.attach(name)
+        del s, t
+        gc.collect()
+        assert len(os.listdir("/proc/self/fd")) == fds0
+        assert os.listdir(os.path.join(runtime_dir, "ndpar")) == []
+    finally:
+        for q in squats:
+            q.close()
+
+
+def test_unsafe_socket_directory_is_refused(runtime_dir):
+    d = os.path.join(runtime_dir, "ndpar")
+    os.mkdir(d, 0o755)
+    os.chmod(d, 0o755)
+    name = unique_name()
+    with _squat_locally(name):
+        with pytest.raises(OSError, match=r"'%s' for its socket file has mode 0755" % d):
+            ndpar.SharedArray.create(name, 2)
+    if os.geteuid() != 0:
+        pytest.skip("the rest needs root to make a directory of another user")
+    os.chmod(d, 0o700)
+    os.chown(d, 65534, 65534)
+    with _squat_locally(name):
+        with pytest.raises(OSError, match=r"'%s' for its socket file is owned by uid 65534, "
+                                          r"not by this user" % d):
+            ndpar.SharedArray.create(name, 2)
+
+
+@root_only
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare(1)")
+def test_squatted_tmp_directory_names_its_owner():
+    # /tmp/ndpar-<uid> made first by another user, in a private /tmp (a
+    # mount namespace) so that nothing else on the machine sees it
+    uid = os.geteuid()
+    script = textwrap.dedent(f"""
+        import os, socket, sys, ndpar
+        if os.path.exists('/run/user/{uid}'):
+            sys.exit(77)  # that directory would be used instead
+        os.mkdir('/tmp/ndpar-{uid}', 0o700)
+        os.chown('/tmp/ndpar-{uid}', 65534, 65534)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(b'\\0ndpar/{uid}/squatted-dir')
+        try:
+            ndpar.SharedArray.create('squatted-dir', 2)
+        except OSError as e:
+            print(e)
+            sys.exit(0)
+        sys.exit(3)
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs ndpar-test /tmp"],
+                           capture_output=True, text=True, timeout=60)
+    if probe.returncode != 0:
+        pytest.skip("no private /tmp here: " + probe.stderr.strip()[-200:])
+    p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                        'mount -t tmpfs -o mode=1777 ndpar-test /tmp && exec "$0" -c "$1"',
+                        sys.executable, script], capture_output=True, text=True, env=env,
+                       timeout=120)
+    if p.returncode == 77:
+        pytest.skip("/run/user/%d exists: /tmp/ndpar-%d is not the directory in use" % (uid, uid))
+    assert p.returncode == 0, p.stderr
+    assert "'/tmp/ndpar-%d' for its socket file is owned by uid 65534" % uid in p.stdout
 
 
 def test_a_taken_name_names_the_holding_process():

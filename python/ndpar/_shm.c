@@ -31,13 +31,8 @@ static void segment_dealloc(Segment *p) {
 }
 
 static PyObject *raise_shm(int rc, const ndp_status *st) {
-  PyObject *exc = rc == NDP_EEXIST    ? PyExc_FileExistsError
-                  : rc == NDP_ENOENT  ? PyExc_FileNotFoundError
-                  : rc == NDP_ENOMEM  ? PyExc_MemoryError
-                  : rc == NDP_EIO     ? PyExc_OSError
-                  : rc == NDP_EOVERFLOW ? PyExc_OverflowError
-                                      : PyExc_ValueError;
-  PyErr_Format(exc, "ndpar: %s", st->msg[0] ? st->msg : ndp_strerror(rc));
+  if (PyErr_Occurred()) return NULL; /* e.g. KeyboardInterrupt from the attach poll */
+  PyErr_Format(ndpar_exception_for(rc), "ndpar: %s", st->msg[0] ? st->msg : ndp_strerror(rc));
   return NULL;
 }
 

@@ -288,6 +288,19 @@ def _readonly(readonly: Any, narrays: int) -> frozenset:
     return frozenset(pos)
 
 
+def _count_arg(name: str, v: Any, lowest: int, note: str = "") -> int:
+    """parallel_for's integer arguments: an int (NumPy's too), >= lowest."""
+    try:
+        v = operator.index(v)
+    except TypeError:
+        raise TypeError("ndpar.parallel_for: '%s' must be an int, got %s"
+                        % (name, type(v).__name__)) from None
+    if v < lowest:
+        raise ValueError("ndpar.parallel_for: '%s' must be >= %d%s, got %d"
+                         % (name, lowest, note, v))
+    return v
+
+
 def parallel_for(kernel: Any, n: int, *arrays: Any, chunk: int | None = None,
                  userdata: Any = None, nthreads: int = 0, readonly: Any = ()) -> None:
     """Run a native kernel over ``range(n)`` on all cores, without the GIL.
@@ -318,27 +331,9 @@ def parallel_for(kernel: Any, n: int, *arrays: Any, chunk: int | None = None,
             "ndpar.parallel_for: 'kernel' must be a native function pointer (ctypes, cffi, "
             "numba.cfunc), got %s" % type(kernel).__name__
         )
-    try:
-        n = operator.index(n)
-    except TypeError:
-        raise TypeError("ndpar.parallel_for: 'n' must be an int, got %s"
-                        % type(n).__name__) from None
-    if n < 0:
-        raise ValueError("ndpar.parallel_for: 'n' must be >= 0, got %d" % n)
-    if chunk is None:
-        chunk = 0
-    else:
-        chunk = operator.index(chunk)
-        if chunk < 1:
-            raise ValueError("ndpar.parallel_for: 'chunk' must be >= 1, got %d" % chunk)
-    try:
-        nthreads = operator.index(nthreads)
-    except TypeError:
-        raise TypeError("ndpar.parallel_for: 'nthreads' must be an int, got %s"
-                        % type(nthreads).__name__) from None
-    if nthreads < 0:
-        raise ValueError("ndpar.parallel_for: 'nthreads' must be >= 0 (0: the default), got %d"
-                         % nthreads)
+    n = _count_arg("n", n, 0)
+    chunk = 0 if chunk is None else _count_arg("chunk", chunk, 1)
+    nthreads = _count_arg("nthreads", nthreads, 0, " (0: the default)")
     ro = _readonly(readonly, len(arrays))
     ptrs, keep = [], []  # keep: the arrays stay alive while the kernel runs
     for j, a in enumerate(arrays):

@@ -102,6 +102,7 @@ bench: install
 	$(VPY) bench/bench_apply.py
 	$(VPY) bench/bench_shared.py
 	$(VPY) bench/bench_kernels.py
+	$(VPY) bench/bench_calls.py
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz .mesonpy-* 

@@ -255,7 +255,8 @@ static const char *argname(const char *const *names, int k, char *buf, size_t ca
 static void fmt_int(const wval *v, char *buf, size_t cap) {
   if (v->st == NDP_INT64) snprintf(buf, cap, "%lld", (long long)v->i);
   else if (v->st == NDP_UINT64) snprintf(buf, cap, "%llu", (unsigned long long)v->u);
-  else snprintf(buf, cap, "%.17g", v->d);
+  else if (isinf(v->d)) snprintf(buf, cap, "%s", v->d > 0 ? "above 1.8e308" : "below -1.8e308");
+  else snprintf(buf, cap, "about %.17g", v->d); /* beyond 64 bits: as a double */
 }
 
 enum { M_ARITH, M_COMPARE, M_LOGICAL };

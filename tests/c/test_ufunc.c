@@ -407,30 +407,29 @@ typedef struct weak {
   union { uint8_t b; int64_t i; uint64_t u; double d; } v;
 } weak;
 
+static const ndp_array *mkweak(weak *w, int kind, ndp_dtype dt) {
+  assert_int_equal(ndp_array_init_weak(&w->a, &w->v, kind, dt), 0);
+  return &w->a;
+}
 static const ndp_array *wint(weak *w, int64_t v) {
   w->v.i = v;
-  assert_int_equal(ndp_array_init_weak(&w->a, &w->v, NDP_ARRAY_WEAK_INT, NDP_INT64), 0);
-  return &w->a;
+  return mkweak(w, NDP_ARRAY_WEAK_INT, NDP_INT64);
 }
 static const ndp_array *wuint(weak *w, uint64_t v) {
   w->v.u = v;
-  assert_int_equal(ndp_array_init_weak(&w->a, &w->v, NDP_ARRAY_WEAK_INT, NDP_UINT64), 0);
-  return &w->a;
+  return mkweak(w, NDP_ARRAY_WEAK_INT, NDP_UINT64);
 }
 static const ndp_array *whuge(weak *w, double v) { /* an int beyond 64 bits */
   w->v.d = v;
-  assert_int_equal(ndp_array_init_weak(&w->a, &w->v, NDP_ARRAY_WEAK_INT, NDP_FLOAT64), 0);
-  return &w->a;
+  return mkweak(w, NDP_ARRAY_WEAK_INT, NDP_FLOAT64);
 }
 static const ndp_array *wfloat(weak *w, double v) {
   w->v.d = v;
-  assert_int_equal(ndp_array_init_weak(&w->a, &w->v, NDP_ARRAY_WEAK_FLOAT, NDP_FLOAT64), 0);
-  return &w->a;
+  return mkweak(w, NDP_ARRAY_WEAK_FLOAT, NDP_FLOAT64);
 }
 static const ndp_array *wbool(weak *w, int v) {
   w->v.b = (uint8_t)v;
-  assert_int_equal(ndp_array_init_weak(&w->a, &w->v, NDP_ARRAY_WEAK_BOOL, NDP_BOOL), 0);
-  return &w->a;
+  return mkweak(w, NDP_ARRAY_WEAK_BOOL, NDP_BOOL);
 }
 
 /* Resolves op(x, y) and, when it succeeds, runs it into a fresh output of

@@ -280,7 +280,8 @@ static int mk_ufunc(comp *c, int op, int nin, const tv *in_args, int pos, int we
   const ndp_array *wp[2] = {&w[0], &w[1]};
   for (int k = 0; k < nin; k++) as_operand(c, args[k], &w[k]);
   ndp__settled s;
-  int rc = ndp__settle(op, wp, NDP_NTYPES, NDP_CASTING_UNSAFE, NULL, &s, c->st);
+  static const char *const unnamed[2] = {"", ""}; /* the position says which */
+  int rc = ndp__settle(op, wp, NDP_NTYPES, NDP_CASTING_UNSAFE, unnamed, &s, c->st);
   if (rc) {
     if (c->st) c->st->pos = pos;
     return rc;

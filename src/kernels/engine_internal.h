@@ -27,7 +27,7 @@ int ndp__is_comparison(int op);
  * operand with data NULL has a value known only later (the expression
  * compiler's variables): it is given the dtype it converts to, unchecked,
  * and in a comparison with an integer it is an int64 (exact). names: NULL
- * ("argument 1") or nin argument names for the messages. */
+ * ("argument 1") or nin argument names for the messages ("" names none). */
 typedef struct ndp__settled {
   const ndp_array *in[2];   /* what the loop reads: a strong input or a[k] */
   ndp_array a[2];           /* weak inputs converted: 0-d, strong, over buf[k] */

@@ -246,9 +246,11 @@ int ndp__weak_store(const ndp_array *w, ndp_dtype dt, void *dst) {
   return store(&v, dt, dst);
 }
 
+/* " (argument 'x2')", " (argument 2)" without names, "" for a name "". */
 static const char *argname(const char *const *names, int k, char *buf, size_t cap) {
-  if (names && names[k]) snprintf(buf, cap, "argument '%s'", names[k]);
-  else snprintf(buf, cap, "argument %d", k + 1);
+  if (names && names[k] && !names[k][0]) snprintf(buf, cap, "%s", "");
+  else if (names && names[k]) snprintf(buf, cap, " (argument '%s')", names[k]);
+  else snprintf(buf, cap, " (argument %d)", k + 1);
   return buf;
 }
 
@@ -277,7 +279,7 @@ static int settle_one(const ndp_array *w, int k, ndp_dtype ldt, int mode, ndp_ca
                                      still reads an int as a C long first */
     if (v.kind == NDP_ARRAY_WEAK_INT && v.st != NDP_INT64) {
       fmt_int(&v, num, sizeof num);
-      return ndp__fail(st, NDP_EOVERFLOW, "%s: Python integer %s (%s) is out of bounds for int64",
+      return ndp__fail(st, NDP_EOVERFLOW, "%s: Python integer %s%s is out of bounds for int64",
                        name, num, argname(names, k, an, sizeof an));
     }
     wval t = {NDP_ARRAY_WEAK_BOOL, NDP_INT64, v.st == NDP_FLOAT64 ? v.d != 0 : v.i != 0, 0, 0.0};
@@ -292,26 +294,26 @@ static int settle_one(const ndp_array *w, int k, ndp_dtype ldt, int mode, ndp_ca
     /* comparisons of an int with an integer loop are exact: no conversion */
     const int exact_cmp = mode == M_COMPARE && isint && is_int(ldt);
     if (fits_kind && dt != dflt && casting == NDP_CASTING_EQUIV && !exact_cmp)
-      return ndp__fail(st, NDP_ECAST, "%s: cannot cast Python %s (%s) to %s under the "
+      return ndp__fail(st, NDP_ECAST, "%s: cannot cast Python %s%s to %s under the "
                        "casting rule 'equiv'", name, isint ? "int" : "float",
                        argname(names, k, an, sizeof an), ndp_dtype_name(dt));
     if (store(&v, dt, dst)) {
       fmt_int(&v, num, sizeof num);
       if (is_float(dt))
-        return ndp__fail(st, NDP_EOVERFLOW, "%s: Python integer %s (%s) is too large to "
+        return ndp__fail(st, NDP_EOVERFLOW, "%s: Python integer %s%s is too large to "
                          "convert to float", name, num, argname(names, k, an, sizeof an));
       if (mode == M_COMPARE && is_int(other)) { /* widen: int64, uint64, float64 */
         *widened = 1;
         dt = v.st;
         if (dt == NDP_FLOAT64 && isinf(v.d))
-          return ndp__fail(st, NDP_EOVERFLOW, "%s: Python integer %s (%s) is too large to "
+          return ndp__fail(st, NDP_EOVERFLOW, "%s: Python integer %s%s is too large to "
                            "convert to float", name, num, argname(names, k, an, sizeof an));
         store(&v, dt, dst);
       } else if (dt == dflt) {
-        return ndp__fail(st, NDP_EOVERFLOW, "%s: Python integer %s (%s) is too large for "
+        return ndp__fail(st, NDP_EOVERFLOW, "%s: Python integer %s%s is too large for "
                          "int64", name, num, argname(names, k, an, sizeof an));
       } else {
-        return ndp__fail(st, NDP_EOVERFLOW, "%s: Python integer %s (%s) is out of bounds "
+        return ndp__fail(st, NDP_EOVERFLOW, "%s: Python integer %s%s is out of bounds "
                          "for %s", name, num, argname(names, k, an, sizeof an),
                          ndp_dtype_name(dt));
       }
@@ -384,7 +386,7 @@ int ndp__settle(int op, const ndp_array *const *in, ndp_dtype loop, ndp_casting 
         if (store(&v, pdt[k], s->buf[k])) {
           char an[80], num[48];
           fmt_int(&v, num, sizeof num);
-          return ndp__fail(st, NDP_EOVERFLOW, "%s: Python integer %s (%s) is too large for "
+          return ndp__fail(st, NDP_EOVERFLOW, "%s: Python integer %s%s is too large for "
                            "int64", name, num, argname(names, k, an, sizeof an));
         }
         memset(&s->a[k], 0, sizeof s->a[k]);

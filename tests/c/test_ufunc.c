@@ -577,6 +577,51 @@ static void test_weak_operands(void **state) {
   }
 }
 
+/* The expression compiler settles its weak constants and scalar variables
+ * with the same core rule (NumPy 2.4's answers for the Python expression
+ * with a uint8 array a and a Python int n). */
+static void test_weak_in_expressions(void **state) {
+  (void)state;
+  uint8_t u8[3] = {0, 1, 200};
+  int64_t n = 200;
+  ndp_array a, nv, out;
+  vec1(&a, u8, NDP_UINT8, 3);
+  assert_int_equal(ndp_array_init(&nv, &n, NDP_INT64, 0, NULL), 0);
+  const ndp_array *vars[2] = {&a, &nv};
+  ndp_var decl[2] = {{"a", NDP_UINT8, NDP_VAR_ARRAY}, {"n", NDP_INT64, NDP_VAR_WEAK_INT}};
+  ndp_status st;
+  ndp_expr *e;
+  _Alignas(8) unsigned char buf[64];
+  static const struct {
+    const char *src;
+    int rc;
+    ndp_dtype dt;
+    uint8_t want[3]; /* bool results */
+  } cases[] = {
+      {"a + 300", NDP_EOVERFLOW, NDP_NTYPES, {0}},  /* OverflowError */
+      {"a == -2", 0, NDP_BOOL, {0, 0, 0}},          /* exact */
+      {"a < 300", 0, NDP_BOOL, {1, 1, 1}},
+      {"a > -1", 0, NDP_BOOL, {1, 1, 1}},
+      {"a < n * 2", 0, NDP_BOOL, {1, 1, 1}},        /* n * 2 is the Python int 400 */
+      {"a < n", 0, NDP_BOOL, {1, 1, 0}},
+      {"a / 300 < 1", 0, NDP_BOOL, {1, 1, 1}},      /* float64: 300 fits */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int rc = ndp_expr_compile(cases[i].src, 2, decl, &e, &st);
+    assert_int_equal(rc, cases[i].rc);
+    if (rc) continue;
+    assert_int_equal(ndp_expr_dtype(e), cases[i].dt);
+    vec1(&out, buf, NDP_BOOL, 3);
+    assert_int_equal(ndp_expr_eval(e, vars, &out, NDP_CASTING_SAME_KIND, NULL, &st), 0);
+    for (int k = 0; k < 3; k++) assert_int_equal(buf[k], cases[i].want[k]);
+    ndp_expr_free(e);
+  }
+  /* a / 300 is float64 */
+  assert_int_equal(ndp_expr_compile("a / 300", 2, decl, &e, &st), 0);
+  assert_int_equal(ndp_expr_dtype(e), NDP_FLOAT64);
+  ndp_expr_free(e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_transcendentals_every_isa), cmocka_unit_test(test_strided_and_orders),
@@ -585,7 +630,7 @@ int main(void) {
       cmocka_unit_test(test_resolution), cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_copy), cmocka_unit_test(test_bandwidth),
       cmocka_unit_test(test_nonzero_bool_bytes), cmocka_unit_test(test_min_max_signed_zeros),
-      cmocka_unit_test(test_weak_operands),
+      cmocka_unit_test(test_weak_operands), cmocka_unit_test(test_weak_in_expressions),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,10 +9,10 @@
  *    across statements: `t = exp(a); t + exp(a)` computes exp once).
  *    Names resolve to temporaries, then variables, then the constants
  *    (True/False are literals). Operators resolve their loop with
- *    ndp__resolve (NumPy's rules); a weak operand takes the other
- *    operand's dtype when its kind fits (int with bool gives int64, float
- *    with an integer gives float64), and a weak int must fit the loop's
- *    dtype; the casts this needs become IR nodes. Casts of constants, and
+ *    ndp__settle (NumPy's rules, NEP 50 for the weak operands: the same
+ *    code as ndp_ufunc's, which converts a weak constant to the dtype it
+ *    takes or refuses it, and gives a weak value known only at evaluation
+ *    its dtype); the casts this needs become IR nodes. Casts of constants, and
  *    operations whose operands are all constants, are folded (evaluated
  *    once here with the same kernels).
  * 2. Bytecode: the nodes reachable from the result, in id order (a valid

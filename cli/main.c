@@ -26,8 +26,9 @@
  * A scalar operand follows NumPy 2's rule for Python scalars (NEP 50): it is
  * "weak", standing for the array operand's dtype when its kind allows while
  * the loop is chosen, so `map add u8.npy 1` stays uint8, and it is then
- * converted to the loop's dtype, so `map divide u8.npy 300` runs in float64
- * (see weak_dtype, settle_scalar).
+ * converted to the loop's dtype, so `map divide u8.npy 300` runs in float64.
+ * The command only turns the literal into a weak operand (make_weak);
+ * libndpar applies the rule (ndp_ufunc_resolve, ndp_ufunc).
  *
  * Exit status: 0 success; 2 bad usage or bad input; 1 unexpected failure;
  * 130 interrupted. Every failure prints exactly one line "ndpar: ..." on
@@ -437,106 +438,36 @@ typedef struct operand {
   const ndp_array *arr;     /* what ndp_ufunc reads */
 } operand;
 
-static int is_integer_dtype(ndp_dtype t) {
-  return t >= NDP_INT8 && t <= NDP_UINT64;
-}
-
-static int is_float_dtype(ndp_dtype t) {
-  return t == NDP_FLOAT32 || t == NDP_FLOAT64;
-}
-
-/* Comparisons and logical_and/or/xor: NumPy 2 gives the exact answer for a
- * Python int out of the loop's range instead of refusing it. */
-static int is_exact_predicate(int op) {
-  return op == NDP_OP_EQUAL || op == NDP_OP_NOT_EQUAL || op == NDP_OP_LESS ||
-         op == NDP_OP_LESS_EQUAL || op == NDP_OP_GREATER ||
-         op == NDP_OP_GREATER_EQUAL || op == NDP_OP_LOGICAL_AND ||
-         op == NDP_OP_LOGICAL_OR || op == NDP_OP_LOGICAL_XOR;
-}
-
-/* Does the integer (neg, mag) fit dtype t (an integer dtype)? */
-static int int_fits(int neg, uint64_t mag, ndp_dtype t) {
-  static const uint64_t umax[] = {0, 0x7f, 0xff, 0x7fff, 0xffff, 0x7fffffff,
-                                  0xffffffff, 0x7fffffffffffffff,
-                                  0xffffffffffffffff};
-  int is_signed = t == NDP_INT8 || t == NDP_INT16 || t == NDP_INT32 ||
-                  t == NDP_INT64;
-  if (!neg) return mag <= umax[t];
-  if (mag == 0) return 1;
-  return is_signed && mag - 1 <= umax[t];
-}
-
-/* NEP 50, step 1: the dtype a scalar stands for while the loop is chosen.
- * A Python int or float is "weak": it takes the dtype of the array operand
- * `other` when the kinds allow (an int next to any integer or float array,
- * a float next to a float array), else the default of its kind (int64,
- * float64); true/false is a bool. */
-static ndp_dtype weak_dtype(int kind, ndp_dtype other) {
-  if (kind == SC_BOOL) return NDP_BOOL;
-  if (kind == SC_FLOAT) return is_float_dtype(other) ? other : NDP_FLOAT64;
-  return is_integer_dtype(other) || is_float_dtype(other) ? other : NDP_INT64;
-}
-
-/* NEP 50, step 2: stores the scalar as a 0-d array of the loop's dtype
- * (NumPy converts a Python scalar to the dtype the loop runs in, so
- * `divide u8.npy 300` runs in float64 and 300 fits). An int that does not
- * fit an integer loop is an error (NumPy's OverflowError), except for the
- * comparisons and logical functions, which NumPy 2 answers exactly: the
- * scalar is then widened to int64 (or uint64; *widened set) and the loop
- * is chosen again with it. A scalar of a higher kind than the loop (a float
- * in an integer loop, given by --dtype) keeps its default dtype and meets
- * the casting rule as an array would; true/false is a bool. Under
- * --casting equiv NumPy refuses to convert a Python int or float to any
- * dtype but its default (int64, float64) outside those functions.
- * Returns CLI_OK or an exit status after printing the error. */
-static int settle_scalar(operand *o, ndp_dtype loop, int op, ndp_casting casting,
-                         int *widened) {
-  ndp_dtype dflt = o->kind == SC_BOOL ? NDP_BOOL : o->kind == SC_INT ? NDP_INT64 : NDP_FLOAT64;
-  ndp_dtype t = dflt;
-  if (o->kind != SC_BOOL &&
-      (is_float_dtype(loop) || (o->kind == SC_INT && is_integer_dtype(loop))))
-    t = loop;
-  if (casting == NDP_CASTING_EQUIV && !is_exact_predicate(op) && t != dflt)
-    return cli_fail(CLI_USAGE,
-                    "map: cannot cast Python %s %.100s to %s under the casting rule "
-                    "'equiv' (as NumPy)", o->kind == SC_INT ? "int" : "float", o->text,
-                    ndp_dtype_name(t));
-  int neg = 0, huge = 0;
-  uint64_t mag = 0;
-  if (o->kind == SC_INT) {
+/* A scalar as a Python literal for NumPy 2: a weak 0-d operand holding
+ * its value (an int as int64, uint64 above INT64_MAX, else as a double; a
+ * float as float64; true/false as a bool). ndp_ufunc applies NEP 50. */
+static int make_weak(operand *o) {
+  int kind = NDP_ARRAY_WEAK_FLOAT;
+  ndp_dtype dt = NDP_FLOAT64;
+  if (o->kind == SC_BOOL) {
+    kind = NDP_ARRAY_WEAK_BOOL;
+    dt = NDP_BOOL;
+    o->v.b = o->text[0] == 't' || o->text[0] == 'T';
+  } else if (o->kind == SC_INT) {
     const char *d = o->text + (o->text[0] == '+' || o->text[0] == '-');
-    neg = o->text[0] == '-';
+    int neg = o->text[0] == '-';
     errno = 0;
-    mag = strtoull(d, NULL, 10);
-    huge = errno == ERANGE;
+    uint64_t mag = strtoull(d, NULL, 10);
+    kind = NDP_ARRAY_WEAK_INT;
+    if (errno == ERANGE || (neg && mag > (uint64_t)INT64_MAX + 1)) {
+      o->v.f64 = strtod(o->text, NULL); /* beyond 64 bits */
+    } else if (!neg && mag > (uint64_t)INT64_MAX) {
+      dt = NDP_UINT64;
+      o->v.u64 = mag;
+    } else {
+      dt = NDP_INT64;
+      o->v.i64 = neg ? (mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag)
+                     : (int64_t)mag;
+    }
+  } else {
+    o->v.f64 = strtod(o->text, NULL);
   }
-  if (is_integer_dtype(t) && (huge || !int_fits(neg, mag, t))) {
-    if (is_exact_predicate(op) && !huge && int_fits(neg, mag, NDP_INT64))
-      t = NDP_INT64;
-    else if (is_exact_predicate(op) && !huge && !neg)
-      t = NDP_UINT64;
-    else
-      return cli_fail(CLI_USAGE, "map: Python integer %.100s is out of bounds for %s",
-                      o->text, huge ? "any integer dtype" : ndp_dtype_name(t));
-    *widened = 1;
-  }
-  /* Two's complement of the magnitude: exact for every value that fits. */
-  uint64_t u = neg ? 0 - mag : mag;
-  int64_t i = neg ? (mag > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)mag) : (int64_t)mag;
-  switch (t) {
-  case NDP_BOOL: o->v.b = o->text[0] == 't' || o->text[0] == 'T'; break;
-  case NDP_FLOAT32: o->v.f32 = (float)strtod(o->text, NULL); break;
-  case NDP_FLOAT64: o->v.f64 = strtod(o->text, NULL); break;
-  case NDP_INT8: o->v.i8 = (int8_t)i; break;
-  case NDP_UINT8: o->v.u8 = (uint8_t)u; break;
-  case NDP_INT16: o->v.i16 = (int16_t)i; break;
-  case NDP_UINT16: o->v.u16 = (uint16_t)u; break;
-  case NDP_INT32: o->v.i32 = (int32_t)i; break;
-  case NDP_UINT32: o->v.u32 = (uint32_t)u; break;
-  case NDP_INT64: o->v.i64 = i; break;
-  default: o->v.u64 = u; break;
-  }
-  int err = ndp_array_init(&o->sarr, &o->v, t, 0, NULL);
+  int err = ndp_array_init_weak(&o->sarr, &o->v, kind, dt);
   if (err) return cli_fail(CLI_RUNTIME, "map: scalar: %s", ndp_strerror(err));
   o->arr = &o->sarr;
   return CLI_OK;
@@ -737,42 +668,17 @@ static int map_run_job(map_run *r, const map_args *a) {
   if (nfiles == 0)
     return cli_fail(CLI_USAGE, "map: %s needs at least one .npy input, got '%.100s'",
                     a->func, a->inputs[0]);
-  /* A scalar (NEP 50): the loop is chosen with it standing for the array's
-   * dtype (or --dtype's) when its kind allows, then it is converted to the
-   * loop's dtype, and the loop is resolved again with that. */
-  ndp_dtype in_dt[2] = {NDP_NTYPES, NDP_NTYPES}, loop_dt, out_dt;
-  for (int k = 0; k < r->nops; k++) {
-    if (r->ops[k].kind == SC_NONE) {
-      in_dt[k] = r->ops[k].arr->dtype;
-      continue;
-    }
-    /* a scalar's other operand is a file: nfiles > 0 and nops == 2 */
-    ndp_dtype other = a->loop != NDP_NTYPES ? a->loop : r->ops[1 - k].arr->dtype;
-    in_dt[k] = weak_dtype(r->ops[k].kind, other);
-  }
-  ndp_status st = {0, "", -1};
-  int err, widened = 0;
-  ndp_casting casting = a->casting;
-  if (nfiles < r->nops) {
-    /* the loop for the scalars' stand-in dtypes; the casting rule is
-     * checked below, once they are converted */
-    err = ndp_op_resolve(op, in_dt, a->loop, NDP_CASTING_UNSAFE, &loop_dt, &out_dt, &st);
-    if (err) return cli_fail(cli_status_for(err), "map: %s", cli_errmsg(err, &st));
-    for (int k = 0; k < r->nops; k++) {
-      if (r->ops[k].kind == SC_NONE) continue;
-      if ((rc = settle_scalar(&r->ops[k], loop_dt, op, a->casting, &widened))) return rc;
-      in_dt[k] = r->ops[k].arr->dtype;
-    }
-    /* NumPy compares with a widened int exactly under every rule (an
-     * output updated in place still meets the rule given: open_output) */
-    if (widened && casting < NDP_CASTING_SAFE) casting = NDP_CASTING_SAFE;
-  }
+  for (int k = 0; k < r->nops; k++)
+    if (r->ops[k].kind != SC_NONE && (rc = make_weak(&r->ops[k]))) return rc;
   const ndp_array *in[2] = {r->ops[0].arr, r->nops > 1 ? r->ops[1].arr : NULL};
-  int ndim = 0;
+  ndp_status st = {0, "", -1};
+  int ndim = 0, err;
   int64_t shape[NDP_MAXDIMS];
+  ndp_dtype out_dt;
   err = ndp_broadcast_shape(r->nops, in, &ndim, shape, &st);
   if (err) return cli_fail(cli_status_for(err), "map: %s", cli_errmsg(err, &st));
-  err = ndp_op_resolve(op, in_dt, a->loop, casting, &loop_dt, &out_dt, &st);
+  /* the result's dtype, scalars included (NEP 50, in the library) */
+  err = ndp_ufunc_resolve(op, in, a->loop, a->casting, NDP_NTYPES, NULL, NULL, &out_dt, &st);
   if (err) return cli_fail(cli_status_for(err), "map: %s", cli_errmsg(err, &st));
   const ndp_array *out = NULL;
   if ((rc = open_output(r->ops, r->nops, a->out, a->casting, out_dt, ndim, shape,
@@ -781,7 +687,7 @@ static int map_run_job(map_run *r, const map_args *a) {
   cli_progress prog;
   cli_progress_start(&prog, ndp_op_name(op));
   ndp_exec ex = {0, cli_progress_poll, &prog, 0.0};
-  err = ndp_ufunc(op, in, out, a->loop, casting, &ex, &st);
+  err = ndp_ufunc(op, in, out, a->loop, a->casting, &ex, &st);
   cli_progress_done(&prog);
   if (err) return fail_about(cli_status_for(err), ndp_op_name(op), err, &st);
   return CLI_OK;

@@ -56,6 +56,16 @@ ndp_dtype ndp_promote(ndp_dtype a, ndp_dtype b);
 
 /* Flags of ndp_array.flags */
 #define NDP_ARRAY_BYTESWAPPED 1 /* items are stored in non-native byte order */
+/* A weak operand (NumPy 2's Python scalar, NEP 50): a 0-d array holding a
+ * value exactly, whose dtype is only its storage; ndp_ufunc chooses the
+ * loop and converts the value as NumPy does for a Python scalar.
+ *   WEAK_INT: a Python int as int64, as uint64 when above INT64_MAX, or
+ *             as float64 when it does not fit 64 bits (±inf beyond double);
+ *   WEAK_FLOAT: a Python float as float64; WEAK_BOOL: a Python bool. */
+#define NDP_ARRAY_WEAK_INT 2
+#define NDP_ARRAY_WEAK_FLOAT 4
+#define NDP_ARRAY_WEAK_BOOL 8
+#define NDP_ARRAY_WEAK (NDP_ARRAY_WEAK_INT | NDP_ARRAY_WEAK_FLOAT | NDP_ARRAY_WEAK_BOOL)
 
 typedef struct ndp_array {
   void *data;                     /* borrowed; element [0,...,0] */
@@ -70,6 +80,10 @@ typedef struct ndp_array {
  * (bad dtype, ndim or negative extent) or NDP_EOVERFLOW. */
 int ndp_array_init(ndp_array *a, void *data, ndp_dtype dt, int ndim,
                    const int64_t *shape);
+/* Fills `a` as a weak 0-d operand over `value` (see NDP_ARRAY_WEAK_INT):
+ * kind is NDP_ARRAY_WEAK_INT, _FLOAT or _BOOL and dt its storage dtype.
+ * Returns 0 or NDP_EINVAL (a dtype the kind cannot be stored as). */
+int ndp_array_init_weak(ndp_array *a, void *value, int kind, ndp_dtype dt);
 /* Number of elements (product of the shape); -1 on overflow. */
 int64_t ndp_array_size(const ndp_array *a);
 

@@ -109,6 +109,27 @@ int ndp_op_resolve(int op, const ndp_dtype *in_dtypes, ndp_dtype loop,
                    ndp_casting casting, ndp_dtype *loop_dtype,
                    ndp_dtype *out_dtype, ndp_status *st);
 
+/* Resolves a call of ndp_ufunc before it runs, weak operands included
+ * (Python scalars: see NDP_ARRAY_WEAK_INT in array.h), as NumPy 2 does
+ * (NEP 50): the loop is chosen with a weak int standing for the other
+ * operand's dtype when that is an integer or float one (a float for a
+ * float one; else int64, float64; a bool is a bool), then the value is
+ * converted to the loop's dtype: an int that does not fit an integer loop
+ * is NDP_EOVERFLOW ("Python integer 300 (argument 2) is out of bounds for
+ * uint8"), except in comparisons, which widen it and compare exactly;
+ * logical functions take its truth; a value of a higher kind than the loop
+ * keeps its default dtype and meets the casting rule; under 'equiv' a
+ * value is not converted to a dtype other than its default (NDP_ECAST).
+ * A unary function's weak operand is an array of its default dtype.
+ * in: nin descriptors (only dtype, flags and a weak one's value are read);
+ * out: the output's dtype, checked under `casting`, or NDP_NTYPES;
+ * names: NULL, or nin names for the messages ("argument 'x2'").
+ * OUT: *loop_dtype, *out_dtype as in ndp_op_resolve (either may be NULL).
+ * Returns 0, NDP_EOVERFLOW, NDP_ECAST, NDP_ETYPE, NDP_EINVAL, NDP_ENOFUNC. */
+int ndp_ufunc_resolve(int op, const ndp_array *const *in, ndp_dtype loop,
+                      ndp_casting casting, ndp_dtype out, const char *const *names,
+                      ndp_dtype *loop_dtype, ndp_dtype *out_dtype, ndp_status *st);
+
 /* Execution options shared by the engine's entry points; NULL means
  * defaults (all threads, no polling). */
 typedef struct ndp_exec {
@@ -119,7 +140,8 @@ typedef struct ndp_exec {
 } ndp_exec;
 
 /* out = op(in[0] [, in[1]]) elementwise, with NumPy broadcasting.
- * in: nin borrowed descriptors; out: the inputs must broadcast to its
+ * in: nin borrowed descriptors, weak (0-d Python scalars) or not, resolved
+ * as in ndp_ufunc_resolve; out: the inputs must broadcast to its
  * shape (usually their own broadcast shape; it may be larger, as NumPy). `loop` and `casting` as in ndp_op_resolve; the
  * result is cast to out->dtype, which must be allowed under `casting`.
  * Output may alias an input exactly (in place); an output that partially

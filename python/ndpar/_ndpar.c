@@ -7,7 +7,8 @@
  *
  * Every ufunc is a module-level PyCFunction (METH_FASTCALL, no tuple or
  * dict built) whose thin entry passes its op code to one shared body.
- * Python scalars follow NumPy 2's weak-scalar rules (NEP 50).
+ * A Python scalar is passed as a weak 0-d operand (NDP_ARRAY_WEAK_*):
+ * libndpar applies NumPy 2's rules for it (NEP 50).
  * Ctrl-C: while a job runs, the calling thread polls every 50 ms, takes
  * the GIL briefly and runs PyErr_CheckSignals; a pending KeyboardInterrupt
  * cancels the job, which stops at the next chunk (chunks are <= 1M items).
@@ -20,15 +21,12 @@
 
 typedef struct {
   PyArrayObject *arr; /* owned reference, or NULL for a Python scalar */
-  ndp_array a;
-  int weak;           /* 1 int, 2 float, 3 bool: a Python scalar */
-  PyObject *scalar;   /* borrowed */
-  union {
-    int8_t i8; uint8_t u8; int16_t i16; uint16_t u16; int32_t i32;
-    uint32_t u32; int64_t i64; uint64_t u64; float f32; double f64;
-  } buf;
+  ndp_array a;        /* a Python scalar: a weak 0-d array over buf */
+  union { uint8_t b; int64_t i64; uint64_t u64; double f64; } buf;
 } operand;
 
+/* A Python int, float or bool becomes a weak operand holding its value
+ * exactly (libndpar applies NEP 50); anything else an array. */
 static int take_operand(PyObject *obj, operand *op, const char *fname, const char *argname) {
   memset(op, 0, sizeof *op);
   if (PyArray_Check(obj)) {
@@ -36,12 +34,39 @@ static int take_operand(PyObject *obj, operand *op, const char *fname, const cha
     op->arr = (PyArrayObject *)obj;
     return ndpar_fill_desc(op->arr, &op->a, fname, argname);
   }
-  if (PyBool_Check(obj)) op->weak = 3;
-  else if (PyLong_CheckExact(obj) || (PyLong_Check(obj) && !PyArray_IsScalar(obj, Generic))) op->weak = 1;
-  else if (PyFloat_CheckExact(obj) || (PyFloat_Check(obj) && !PyArray_IsScalar(obj, Generic))) op->weak = 2;
-  if (op->weak) {
-    op->scalar = obj;
-    return 0;
+  if (PyBool_Check(obj)) {
+    op->buf.b = obj == Py_True;
+    return ndp_array_init_weak(&op->a, &op->buf, NDP_ARRAY_WEAK_BOOL, NDP_BOOL);
+  }
+  if (PyLong_CheckExact(obj) || (PyLong_Check(obj) && !PyArray_IsScalar(obj, Generic))) {
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    ndp_dtype dt = NDP_INT64;
+    op->buf.i64 = v;
+    if (overflow > 0) {
+      unsigned long long u = PyLong_AsUnsignedLongLong(obj);
+      if (!PyErr_Occurred()) {
+        dt = NDP_UINT64;
+        op->buf.u64 = u;
+      } else {
+        PyErr_Clear();
+      }
+    }
+    if (overflow && dt == NDP_INT64) { /* beyond 64 bits: as a double, inf beyond that */
+      dt = NDP_FLOAT64;
+      op->buf.f64 = PyLong_AsDouble(obj);
+      if (op->buf.f64 == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        op->buf.f64 = overflow > 0 ? Py_HUGE_VAL : -Py_HUGE_VAL;
+      }
+    }
+    return ndp_array_init_weak(&op->a, &op->buf, NDP_ARRAY_WEAK_INT, dt);
+  }
+  if (PyFloat_CheckExact(obj) || (PyFloat_Check(obj) && !PyArray_IsScalar(obj, Generic))) {
+    op->buf.f64 = PyFloat_AsDouble(obj);
+    if (op->buf.f64 == -1.0 && PyErr_Occurred()) return -1;
+    return ndp_array_init_weak(&op->a, &op->buf, NDP_ARRAY_WEAK_FLOAT, NDP_FLOAT64);
   }
   PyObject *arr = PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
   if (!arr) {
@@ -52,161 +77,6 @@ static int take_operand(PyObject *obj, operand *op, const char *fname, const cha
   }
   op->arr = (PyArrayObject *)arr;
   return ndpar_fill_desc(op->arr, &op->a, fname, argname);
-}
-
-static int is_int_dt(ndp_dtype t) { return t >= NDP_INT8 && t <= NDP_UINT64; }
-static int is_float_dt(ndp_dtype t) { return t == NDP_FLOAT32 || t == NDP_FLOAT64; }
-
-/* A Python int that does not fit the other operand's dtype, in a
- * comparison: NumPy 2 compares exactly, so widen it (int64, uint64, or
- * float64 beyond those) instead of refusing it. */
-static int widen_int(operand *op) {
-  int overflow = 0;
-  long long v = PyLong_AsLongLongAndOverflow(op->scalar, &overflow);
-  if (!overflow) {
-    op->a.dtype = NDP_INT64;
-    op->buf.i64 = v;
-    return 0;
-  }
-  if (overflow > 0) {
-    unsigned long long u = PyLong_AsUnsignedLongLong(op->scalar);
-    if (!PyErr_Occurred()) {
-      op->a.dtype = NDP_UINT64;
-      op->buf.u64 = u;
-      return 0;
-    }
-    PyErr_Clear();
-  }
-  double d = PyLong_AsDouble(op->scalar);
-  if (d == -1.0 && PyErr_Occurred()) return -1;
-  op->a.dtype = NDP_FLOAT64;
-  op->buf.f64 = d;
-  return 0;
-}
-
-/* NEP 50, step 1: the dtype a Python scalar takes part in loop selection
- * as. Next to an array, an int takes an integer or float array's dtype
- * and a float a float array's (else the defaults, int64 and float64); a
- * Python bool is an ordinary bool. Alone (both operands scalars, or a
- * unary function) a scalar is int64/float64 for the selection. */
-static ndp_dtype weak_dtype(const operand *op, const operand *other) {
-  ndp_dtype odt = (other && !other->weak) ? other->a.dtype : NDP_NTYPES;
-  if (op->weak == 3) return NDP_BOOL;
-  if (op->weak == 2) return is_float_dt(odt) ? odt : NDP_FLOAT64;
-  return (is_int_dt(odt) || is_float_dt(odt)) ? odt : NDP_INT64;
-}
-
-static void point_at_buf(operand *op, ndp_dtype dt) {
-  memset(&op->a, 0, sizeof op->a);
-  op->a.dtype = dt;
-  op->a.ndim = 0;
-  op->a.data = &op->buf;
-}
-
-/* Stores a Python int in integer dtype dt; 1 if it does not fit (no
- * exception set), -1 on error. */
-static int store_int(operand *op, ndp_dtype dt) {
-  int overflow = 0;
-  long long v = PyLong_AsLongLongAndOverflow(op->scalar, &overflow);
-  if (v == -1 && PyErr_Occurred()) return -1;
-  if (overflow > 0 && dt == NDP_UINT64) {
-    unsigned long long uv = PyLong_AsUnsignedLongLong(op->scalar);
-    if (PyErr_Occurred()) {
-      PyErr_Clear();
-      return 1;
-    }
-    op->buf.u64 = uv;
-    return 0;
-  }
-  if (overflow) return 1;
-  switch (dt) {
-  case NDP_INT8: if (v < INT8_MIN || v > INT8_MAX) return 1; op->buf.i8 = (int8_t)v; break;
-  case NDP_UINT8: if (v < 0 || v > UINT8_MAX) return 1; op->buf.u8 = (uint8_t)v; break;
-  case NDP_INT16: if (v < INT16_MIN || v > INT16_MAX) return 1; op->buf.i16 = (int16_t)v; break;
-  case NDP_UINT16: if (v < 0 || v > UINT16_MAX) return 1; op->buf.u16 = (uint16_t)v; break;
-  case NDP_INT32: if (v < INT32_MIN || v > INT32_MAX) return 1; op->buf.i32 = (int32_t)v; break;
-  case NDP_UINT32: if (v < 0 || v > (long long)UINT32_MAX) return 1; op->buf.u32 = (uint32_t)v; break;
-  case NDP_UINT64: if (v < 0) return 1; op->buf.u64 = (uint64_t)v; break;
-  default: op->buf.i64 = v; break;
-  }
-  return 0;
-}
-
-/* Stores a Python int or float in float dtype dt (an int too large for a
- * double raises OverflowError, as NumPy). */
-static int store_float(operand *op, ndp_dtype dt) {
-  double v = op->weak == 1 ? PyLong_AsDouble(op->scalar) : PyFloat_AsDouble(op->scalar);
-  if (v == -1.0 && PyErr_Occurred()) return -1;
-  if (dt == NDP_FLOAT32) op->buf.f32 = (float)v;
-  else op->buf.f64 = v;
-  return 0;
-}
-
-typedef enum { SETTLE_ARITH, SETTLE_COMPARE, SETTLE_LOGICAL } settle_mode;
-
-/* NEP 50, step 2: a Python scalar becomes a value of the dtype the loop
- * runs in (ldt), as NumPy converts it after choosing the loop. An int in
- * an integer loop must fit (OverflowError; comparisons widen it instead and
- * compare exactly); an int or float in a float loop is converted. A scalar
- * of a higher kind than the loop (a float in an integer loop, an int in a
- * bool loop) keeps its default dtype and goes through the casting rule
- * like an array. Under casting='equiv' NumPy refuses to convert a scalar
- * to anything but its default dtype (except in comparisons and logical
- * functions). Logical functions only look at its truth. Sets *widened
- * when a comparison had to widen. */
-static int settle_weak(operand *op, ndp_dtype ldt, settle_mode mode, ndp_casting casting,
-                       ndp_dtype other, int *widened, const char *fname, const char *argname) {
-  if (op->weak == 3) {
-    point_at_buf(op, NDP_BOOL);
-    op->buf.u8 = (uint8_t)PyObject_IsTrue(op->scalar);
-    return 0;
-  }
-  const char *pyname = op->weak == 1 ? "int" : "float";
-  if (mode == SETTLE_LOGICAL) { /* truth, in the loop's dtype */
-    /* NumPy still reads an int as a C long first */
-    if (op->weak == 1 && store_int(op, NDP_INT64)) {
-      if (!PyErr_Occurred())
-        PyErr_Format(PyExc_OverflowError, "ndpar.%s: Python integer %S (argument '%s') is "
-                     "out of bounds for int64", fname, op->scalar, argname);
-      return -1;
-    }
-    int truth = PyObject_IsTrue(op->scalar);
-    if (truth < 0) return -1;
-    point_at_buf(op, ldt);
-    switch (ndp_dtype_size(ldt)) {
-    case 1: op->buf.u8 = (uint8_t)truth; break;
-    case 2: op->buf.u16 = (uint16_t)truth; break;
-    case 4: if (ldt == NDP_FLOAT32) op->buf.f32 = (float)truth; else op->buf.u32 = (uint32_t)truth; break;
-    default: if (ldt == NDP_FLOAT64) op->buf.f64 = truth; else op->buf.u64 = (uint64_t)truth; break;
-    }
-    return 0;
-  }
-  int fits_kind = is_float_dt(ldt) || (op->weak == 1 && is_int_dt(ldt));
-  ndp_dtype dflt = op->weak == 1 ? NDP_INT64 : NDP_FLOAT64;
-  ndp_dtype dt = fits_kind ? ldt : dflt;
-  /* comparisons of an int with an integer array are exact in NumPy, and
-   * need no conversion */
-  const int exact_cmp = mode == SETTLE_COMPARE && op->weak == 1 && is_int_dt(ldt);
-  if (fits_kind && dt != dflt && casting == NDP_CASTING_EQUIV && !exact_cmp) {
-    PyErr_Format(PyExc_TypeError, "ndpar.%s: cannot cast Python %s (argument '%s') to %s "
-                 "under the casting rule 'equiv'", fname, pyname, argname, ndp_dtype_name(dt));
-    return -1;
-  }
-  point_at_buf(op, dt);
-  if (is_float_dt(dt)) return store_float(op, dt);
-  int rc = store_int(op, dt);
-  if (rc <= 0) return rc;
-  if (mode == SETTLE_COMPARE && is_int_dt(other)) {
-    *widened = 1;
-    return widen_int(op);
-  }
-  if (dt == dflt) /* not even an int64 (not a uint64 either) */
-    PyErr_Format(PyExc_OverflowError, "ndpar.%s: Python integer %S (argument '%s') is too "
-                 "large for int64", fname, op->scalar, argname);
-  else
-    PyErr_Format(PyExc_OverflowError, "ndpar.%s: Python integer %S (argument '%s') is out "
-                 "of bounds for %s", fname, op->scalar, argname, ndp_dtype_name(dt));
-  return -1;
 }
 
 /* ---- keyword arguments ------------------------------------------------------ */
@@ -296,55 +166,7 @@ static PyObject *ufunc_call(int op, PyObject *const *args, Py_ssize_t nargs,
   if (out_obj == Py_None) out_obj = NULL;
 
   ndp_status st = {0, {0}, -1};
-  int nd, rc, widened = 0;
-  ndp_casting run_casting = casting;
-  if (ops[0].weak || (nin == 2 && ops[1].weak)) {
-    /* NEP 50: choose the loop with the scalars' abstract dtypes, then
-     * convert the scalars to the loop's dtype */
-    const int alone = nin == 1 || (ops[0].weak && ops[1].weak);
-    settle_mode mode = SETTLE_ARITH;
-    if (op >= NDP_OP_LOGICAL_AND && op <= NDP_OP_LOGICAL_XOR) mode = SETTLE_LOGICAL;
-    else if (op >= NDP_OP_EQUAL && op <= NDP_OP_GREATER_EQUAL) mode = SETTLE_COMPARE;
-    ndp_dtype pdt[2];
-    for (int k = 0; k < nin; k++) {
-      pdt[k] = !ops[k].weak ? ops[k].a.dtype
-               : alone ? (ops[k].weak == 3 ? NDP_BOOL
-                          : ops[k].weak == 2 ? NDP_FLOAT64 : NDP_INT64)
-               : mode == SETTLE_LOGICAL ? NDP_BOOL
-                                        : weak_dtype(&ops[k], &ops[1 - k]);
-    }
-    if (nin == 1) pdt[1] = NDP_BOOL;
-    ndp_dtype ldt0;
-    if ((rc = ndp_op_resolve(op, pdt, loop, NDP_CASTING_UNSAFE, &ldt0, NULL, &st))) {
-      ndpar_raise_status(fname, rc, &st);
-      goto done;
-    }
-    for (int k = 0; k < nin; k++) {
-      if (!ops[k].weak) continue;
-      /* a unary function's scalar is an ordinary array of its default
-       * dtype (NumPy checks its cast to the loop like an array's) */
-      if (nin == 1 && ops[k].weak != 3) {
-        ndp_dtype dt = pdt[k];
-        point_at_buf(&ops[k], dt);
-        if (dt == NDP_FLOAT64 ? store_float(&ops[k], dt) : store_int(&ops[k], dt)) {
-          if (!PyErr_Occurred())
-            PyErr_Format(PyExc_OverflowError, "ndpar.%s: Python integer %S (argument '%s') "
-                         "is too large for int64", fname, ops[k].scalar, argn[k]);
-          goto done;
-        }
-        continue;
-      }
-      if (settle_weak(&ops[k], ldt0, mode, casting, pdt[1 - k], &widened, fname, argn[k]))
-        goto done;
-    }
-    /* an out-of-range int in a comparison widened the loop beyond what
-     * the array casts to under 'no'/'equiv'; NumPy compares exactly under
-     * every rule (the output's rule is still checked below) */
-    if (widened && casting < NDP_CASTING_SAFE) run_casting = NDP_CASTING_SAFE;
-  }
-  /* NumPy's logical functions cast any input to their bool loop whatever
-   * the rule (only the output obeys it) */
-  if (op >= NDP_OP_LOGICAL_AND && op <= NDP_OP_LOGICAL_XOR) run_casting = NDP_CASTING_UNSAFE;
+  int nd, rc;
   const ndp_array *in[2] = {&ops[0].a, &ops[1].a};
   int64_t shape[NDP_MAXDIMS];
   if ((rc = ndp_broadcast_shape(nin, in, &nd, shape, &st))) {
@@ -352,8 +174,10 @@ static PyObject *ufunc_call(int op, PyObject *const *args, Py_ssize_t nargs,
                  fname, st.msg);
     goto done;
   }
-  ndp_dtype dts[2] = {ops[0].a.dtype, nin > 1 ? ops[1].a.dtype : NDP_BOOL}, ldt, odt;
-  if ((rc = ndp_op_resolve(op, dts, loop, run_casting, &ldt, &odt, &st))) {
+  /* the result's dtype, Python scalars (weak) included: the library owns
+   * NEP 50 and names the argument at fault */
+  ndp_dtype odt;
+  if ((rc = ndp_ufunc_resolve(op, in, loop, casting, NDP_NTYPES, argn, NULL, &odt, &st))) {
     ndpar_raise_status(fname, rc, &st);
     goto done;
   }
@@ -371,12 +195,6 @@ static PyObject *ufunc_call(int op, PyObject *const *args, Py_ssize_t nargs,
       goto done;
     }
     if (ndpar_fill_desc(out, &oa, fname, "out")) goto done;
-    if (run_casting != casting && !ndp_can_cast(odt, oa.dtype, casting)) {
-      PyErr_Format(PyExc_TypeError, "ndpar.%s: cannot cast the result from %s to the "
-                   "output's %s under the casting rule", fname, ndp_dtype_name(odt),
-                   ndp_dtype_name(oa.dtype));
-      goto done;
-    }
     /* the operands must broadcast to out's shape (which may be larger) */
     const ndp_array *all[3] = {in[0], nin > 1 ? in[1] : &oa, &oa};
     int nd2;
@@ -411,10 +229,10 @@ static PyObject *ufunc_call(int op, PyObject *const *args, Py_ssize_t nargs,
     ndpar_gil_poll g;
     ndp_exec ex = {ndpar_nthreads(), ndpar_poll_signals, &g, 0.05};
     g.ts = PyEval_SaveThread();
-    rc = ndp_ufunc(op, in, &oa, loop, run_casting, &ex, &st);
+    rc = ndp_ufunc(op, in, &oa, loop, casting, &ex, &st);
     PyEval_RestoreThread(g.ts);
   } else {
-    rc = ndp_ufunc(op, in, &oa, loop, run_casting, NULL, &st);
+    rc = ndp_ufunc(op, in, &oa, loop, casting, NULL, &st);
   }
   if (rc) {
     ndpar_raise_status(fname, rc, &st);

@@ -122,6 +122,17 @@ int ndp_array_init(ndp_array *a, void *data, ndp_dtype dt, int ndim,
   return 0;
 }
 
+int ndp_array_init_weak(ndp_array *a, void *value, int kind, ndp_dtype dt) {
+  int ok = (kind == NDP_ARRAY_WEAK_INT &&
+            (dt == NDP_INT64 || dt == NDP_UINT64 || dt == NDP_FLOAT64)) ||
+           (kind == NDP_ARRAY_WEAK_FLOAT && dt == NDP_FLOAT64) ||
+           (kind == NDP_ARRAY_WEAK_BOOL && dt == NDP_BOOL);
+  if (!a || !value || !ok) return NDP_EINVAL;
+  int rc = ndp_array_init(a, value, dt, 0, NULL);
+  a->flags = kind;
+  return rc;
+}
+
 int64_t ndp_array_size(const ndp_array *a) {
   int64_t n = 1;
   if (!a || a->ndim < 0 || a->ndim > NDP_MAXDIMS) return -1;

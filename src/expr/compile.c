@@ -9,10 +9,10 @@
  *    across statements: `t = exp(a); t + exp(a)` computes exp once).
  *    Names resolve to temporaries, then variables, then the constants
  *    (True/False are literals). Operators resolve their loop with
- *    ndp__resolve (NumPy's rules); a weak operand takes the other
- *    operand's dtype when its kind fits (int with bool gives int64, float
- *    with an integer gives float64), and a weak int must fit the loop's
- *    dtype; the casts this needs become IR nodes. Casts of constants, and
+ *    ndp__settle (NumPy's rules, NEP 50 for the weak operands: the same
+ *    code as ndp_ufunc's, which converts a weak constant to the dtype it
+ *    takes or refuses it, and gives a weak value known only at evaluation
+ *    its dtype); the casts this needs become IR nodes. Casts of constants, and
  *    operations whose operands are all constants, are folded (evaluated
  *    once here with the same kernels).
  * 2. Bytecode: the nodes reachable from the result, in id order (a valid
@@ -170,19 +170,27 @@ static int mk_cast(comp *c, tv x, ndp_dtype dt, tv *out) {
   return 0;
 }
 
-/* The dtype a weak scalar takes next to a strong dtype (NEP 50). */
-static ndp_dtype weak_to(int weak, ndp_dtype other) {
-  if (weak == W_INT) return other == NDP_BOOL ? NDP_INT64 : other;
-  return is_float_dt(other) ? other : NDP_FLOAT64;
+static int weak_flag(int weak) {
+  return weak == W_INT ? NDP_ARRAY_WEAK_INT : weak == W_FLOAT ? NDP_ARRAY_WEAK_FLOAT : 0;
 }
 
-/* The dtypes two operands take before loop resolution, and whether the
- * result of an arithmetic operator on them stays weak. */
+/* Value x as an operand descriptor for resolve.c: a weak one carries its
+ * value when it is a constant (data NULL when known only at evaluation). */
+static void as_operand(comp *c, tv x, ndp_array *a) {
+  irn *n = &c->ir[x.id];
+  memset(a, 0, sizeof *a);
+  a->dtype = (ndp_dtype)n->dtype;
+  a->flags = weak_flag(x.weak);
+  if (x.weak && n->kind == I_CONST) a->data = n->cval;
+}
+
+/* The dtypes two operands take before loop resolution (NEP 50's first
+ * step: a weak one stands for the other's dtype when its kind allows). */
 static void operand_dtypes(const comp *c, tv x, tv y, ndp_dtype *dx, ndp_dtype *dy) {
   *dx = (ndp_dtype)c->ir[x.id].dtype;
   *dy = (ndp_dtype)c->ir[y.id].dtype;
-  if (x.weak && !y.weak) *dx = weak_to(x.weak, *dy);
-  if (y.weak && !x.weak) *dy = weak_to(y.weak, *dx);
+  if (x.weak && !y.weak) *dx = ndp__weak_standin(weak_flag(x.weak), *dy);
+  if (y.weak && !x.weak) *dy = ndp__weak_standin(weak_flag(y.weak), *dx);
 }
 
 static int weak_of_result(ndp_dtype dt) {
@@ -242,69 +250,57 @@ static int power_shortcut(const comp *c, const irn *x) {
 }
 
 /* NEP 50: a Python int constant that does not fit the integer dtype it
- * takes is an error (NumPy raises OverflowError). */
-static int fits(const comp *c, tv x, ndp_dtype dt) {
-  const irn *n = &c->ir[x.id];
-  if (x.weak != W_INT || n->kind != I_CONST || !is_int_dt(dt)) return 1;
-  int64_t v;
-  memcpy(&v, n->cval, 8);
-  unsigned char t[8] = {0};
-  int64_t back = 0;
-  ndp__cast(NDP_INT64, dt)(&v, t, 1);
-  ndp__cast(dt, NDP_INT64)(t, &back, 1);
-  return back == v && !(dt == NDP_UINT64 && v < 0);
-}
-
+ * takes is an error (NumPy raises OverflowError); a Python int variable's
+ * value is checked at evaluation. Used by where and the bitwise operators
+ * (ufuncs settle their weak operands in ndp__settle). */
 static int check_fit(comp *c, tv x, ndp_dtype dt, int pos) {
   const irn *n = &c->ir[x.id];
-  if (x.weak == W_INT && n->kind == I_VAR && is_int_dt(dt) && c->evars)
+  if (x.weak != W_INT || !is_int_dt(dt)) return 0;
+  if (n->kind == I_VAR && c->evars)
     c->evars[n->var].int_targets |= 1u << dt; /* its value is checked at eval */
-  if (fits(c, x, dt)) return 0;
+  if (n->kind != I_CONST) return 0;
+  ndp_array w;
+  unsigned char t[8];
+  as_operand(c, x, &w);
+  if (!ndp__weak_store(&w, dt, t)) return 0;
   int64_t v;
-  memcpy(&v, c->ir[x.id].cval, 8);
+  memcpy(&v, n->cval, 8);
   return ndp__fail_at(c->st, NDP_EOVERFLOW, pos, "Python integer %lld out of bounds for %s",
                       (long long)v, ndp_dtype_name(dt));
 }
 
 static int mk_ufunc(comp *c, int op, int nin, const tv *in_args, int pos, int weak_ok,
                     tv *out) {
-  ndp_dtype dt[2] = {NDP_BOOL, NDP_BOOL};
   tv args[2] = {in_args[0], nin > 1 ? in_args[1] : in_args[0]};
-  int allweak = 1;
-  if (nin == 1) {
-    dt[0] = (ndp_dtype)c->ir[args[0].id].dtype;
-    allweak = args[0].weak != W_NONE;
-  } else {
-    operand_dtypes(c, args[0], args[1], &dt[0], &dt[1]);
-    allweak = args[0].weak && args[1].weak;
-    /* NumPy 2 compares with a Python int that does not fit the other
-     * operand's integer dtype exactly: keep it as a strong int64, whose
-     * loop (or the exact int64-vs-uint64 one) compares exactly. A Python
-     * int variable's value is known only at evaluation: it always compares
-     * that way (the same answers, for every value). */
-    for (int k = 0; k < 2 && ndp__is_comparison(op) && !allweak; k++)
-      if (args[k].weak == W_INT && is_int_dt(dt[k]) &&
-          (c->ir[args[k].id].kind == I_VAR || !fits(c, args[k], dt[k]))) {
-        args[k].weak = W_NONE;
-        operand_dtypes(c, args[0], args[1], &dt[0], &dt[1]);
-      }
-  }
-  ndp__resolved r;
-  int rc = ndp__resolve(op, dt, NDP_NTYPES, NDP_CASTING_UNSAFE, &r, c->st);
+  int allweak = args[0].weak && args[1].weak;
+  /* NEP 50 in resolve.c: the loop, and the dtype each weak operand takes
+   * (a constant converted there: u8 / 1000 runs in float64 and is fine, u8
+   * + 1000 is an overflow, u8 < 1000 compares exactly in int64) */
+  ndp_array w[2];
+  const ndp_array *wp[2] = {&w[0], &w[1]};
+  for (int k = 0; k < nin; k++) as_operand(c, args[k], &w[k]);
+  ndp__settled s;
+  static const char *const unnamed[2] = {"", ""}; /* the position says which */
+  int rc = ndp__settle(op, wp, NDP_NTYPES, NDP_CASTING_UNSAFE, unnamed, &s, c->st);
   if (rc) {
     if (c->st) c->st->pos = pos;
     return rc;
   }
+  const ndp__resolved r = s.r;
   irn x;
   irn_init(&x, I_UFUNC, r.out);
   x.op = (int16_t)op;
   x.ldt = r.loop;
   x.mixed = r.mixed ? (r.loop_in[0] == NDP_INT64 ? 1 : 2) : 0;
   for (int k = 0; k < nin; k++) {
-    tv a; /* NEP 50: a Python int must fit the dtype the loop runs in (u8 / 1000
-           * runs in float64 and is fine; u8 + 1000 is an overflow) */
-    if ((rc = check_fit(c, args[k], r.loop_in[k], pos))) return rc;
-    if ((rc = mk_cast(c, args[k], r.loop_in[k], &a))) return rc;
+    tv a = args[k];
+    if (args[k].weak) {
+      ndp_dtype dt = s.in[k]->dtype;
+      if (c->ir[args[k].id].kind == I_CONST) rc = mk_const(c, dt, s.in[k]->data, W_NONE, &a);
+      else if (!(rc = check_fit(c, args[k], dt, pos))) rc = mk_cast(c, args[k], dt, &a);
+      if (rc) return rc;
+    }
+    if ((rc = mk_cast(c, a, r.loop_in[k], &a))) return rc;
     x.arg[k] = a.id;
   }
   int sop = nin == 2 ? power_shortcut(c, &x) : -1;

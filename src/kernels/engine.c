@@ -447,9 +447,11 @@ int ndp_ufunc(int op, const ndp_array *const *in, const ndp_array *out, ndp_dtyp
   for (int k = 0; k < nin; k++)
     if ((rc = validate_array(in[k], k ? "input 1" : "input 0", st))) return rc;
   if ((rc = validate_array(out, "output", st))) return rc;
-  ndp_dtype dts[2] = {in[0]->dtype, nin > 1 ? in[1]->dtype : NDP_BOOL};
-  ndp__resolved r;
-  if ((rc = ndp__resolve(op, dts, loop, casting, &r, st))) return rc;
+  /* weak operands settle into s (NEP 50; resolve.c) */
+  ndp__settled s;
+  if ((rc = ndp__settle(op, in, loop, casting, NULL, &s, st))) return rc;
+  in = s.in;
+  const ndp__resolved r = s.r;
   if (!ndp_can_cast(r.out, out->dtype, casting))
     return ndp__fail(st, NDP_ECAST,
                      "%s: cannot cast the result from %s to the output's %s under the "

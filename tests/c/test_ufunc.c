@@ -398,6 +398,230 @@ static void test_bandwidth(void **state) {
   assert_int_equal(ndp_measure_bandwidth(1 << 20, 1, 1, NULL, NULL), NDP_EINVAL);
 }
 
+/* ---- weak operands (Python scalars, NEP 50) --------------------------------
+ * Expected results are NumPy 2.4's for the same call with a Python scalar
+ * (np.add(np.uint8 array, 300) raises OverflowError, and so on). */
+
+typedef struct weak {
+  ndp_array a;
+  union { uint8_t b; int64_t i; uint64_t u; double d; } v;
+} weak;
+
+static const ndp_array *mkweak(weak *w, int kind, ndp_dtype dt) {
+  assert_int_equal(ndp_array_init_weak(&w->a, &w->v, kind, dt), 0);
+  return &w->a;
+}
+static const ndp_array *wint(weak *w, int64_t v) {
+  w->v.i = v;
+  return mkweak(w, NDP_ARRAY_WEAK_INT, NDP_INT64);
+}
+static const ndp_array *wuint(weak *w, uint64_t v) {
+  w->v.u = v;
+  return mkweak(w, NDP_ARRAY_WEAK_INT, NDP_UINT64);
+}
+static const ndp_array *whuge(weak *w, double v) { /* an int beyond 64 bits */
+  w->v.d = v;
+  return mkweak(w, NDP_ARRAY_WEAK_INT, NDP_FLOAT64);
+}
+static const ndp_array *wfloat(weak *w, double v) {
+  w->v.d = v;
+  return mkweak(w, NDP_ARRAY_WEAK_FLOAT, NDP_FLOAT64);
+}
+static const ndp_array *wbool(weak *w, int v) {
+  w->v.b = (uint8_t)v;
+  return mkweak(w, NDP_ARRAY_WEAK_BOOL, NDP_BOOL);
+}
+
+/* Resolves op(x, y) and, when it succeeds, runs it into a fresh output of
+ * the result's dtype (n items, into buf); returns the code and *odt. */
+static int weak_call(int op, const ndp_array *x, const ndp_array *y, ndp_casting casting,
+                     int64_t n, void *buf, ndp_dtype *odt, ndp_status *st) {
+  const ndp_array *in[2] = {x, y};
+  ndp_dtype ldt;
+  int rc = ndp_ufunc_resolve(op, in, NDP_NTYPES, casting, NDP_NTYPES, NULL, &ldt, odt, st);
+  if (rc) return rc;
+  ndp_array out;
+  assert_int_equal(ndp_array_init(&out, buf, *odt, n ? 1 : 0, &n), 0);
+  return ndp_ufunc(op, in, &out, NDP_NTYPES, casting, NULL, st);
+}
+
+static void test_weak_operands(void **state) {
+  (void)state;
+  uint8_t u8[3] = {0, 1, 200};
+  ndp_array a, b;
+  vec1(&a, u8, NDP_UINT8, 3);
+  weak w;
+  ndp_status st;
+  ndp_dtype odt;
+  _Alignas(8) unsigned char buf[64];
+  const ndp_casting SK = NDP_CASTING_SAME_KIND;
+
+  /* uint8 + 300 and 300 + uint8: OverflowError, naming the argument */
+  assert_int_equal(weak_call(NDP_OP_ADD, &a, wint(&w, 300), SK, 3, buf, &odt, &st), NDP_EOVERFLOW);
+  assert_non_null(strstr(st.msg, "Python integer 300 (argument 2) is out of bounds for uint8"));
+  assert_int_equal(weak_call(NDP_OP_ADD, wint(&w, 300), &a, SK, 3, buf, &odt, &st), NDP_EOVERFLOW);
+  assert_non_null(strstr(st.msg, "(argument 1)"));
+  { /* names given: the face's own */
+    const ndp_array *in[2] = {&a, wint(&w, -1)};
+    const char *names[2] = {"x1", "x2"};
+    assert_int_equal(ndp_ufunc_resolve(NDP_OP_MULTIPLY, in, NDP_NTYPES, SK, NDP_NTYPES, names,
+                                       NULL, &odt, &st), NDP_EOVERFLOW);
+    assert_non_null(strstr(st.msg, "Python integer -1 (argument 'x2')"));
+  }
+  /* ndp_ufunc itself refuses it too */
+  {
+    const ndp_array *in[2] = {&a, wint(&w, 256)};
+    ndp_array out;
+    vec1(&out, buf, NDP_UINT8, 3);
+    assert_int_equal(ndp_ufunc(NDP_OP_ADD, in, &out, NDP_NTYPES, SK, NULL, &st), NDP_EOVERFLOW);
+  }
+  /* uint8 + 55 stays uint8 (255 fits) */
+  assert_int_equal(weak_call(NDP_OP_ADD, &a, wint(&w, 55), SK, 3, buf, &odt, &st), 0);
+  assert_int_equal(odt, NDP_UINT8);
+  assert_int_equal(buf[0], 55); assert_int_equal(buf[1], 56); assert_int_equal(buf[2], 255);
+  /* uint8 / 300: the float64 loop, where 300 fits */
+  assert_int_equal(weak_call(NDP_OP_DIVIDE, &a, wint(&w, 300), SK, 3, buf, &odt, &st), 0);
+  assert_int_equal(odt, NDP_FLOAT64);
+  double *d = (double *)buf;
+  assert_true(d[0] == 0.0 && d[1] == 1.0 / 300 && d[2] == 200.0 / 300);
+  /* comparisons are exact: uint8 == -2 all false, > -2 all true, < 300 all true */
+  assert_int_equal(weak_call(NDP_OP_EQUAL, &a, wint(&w, -2), SK, 3, buf, &odt, &st), 0);
+  assert_int_equal(odt, NDP_BOOL);
+  assert_true(buf[0] == 0 && buf[1] == 0 && buf[2] == 0);
+  assert_int_equal(weak_call(NDP_OP_GREATER, &a, wint(&w, -2), SK, 3, buf, &odt, &st), 0);
+  assert_true(buf[0] == 1 && buf[1] == 1 && buf[2] == 1);
+  /* ... under every casting rule (NumPy: less(u8, 300, casting='no')) */
+  assert_int_equal(weak_call(NDP_OP_LESS, &a, wint(&w, 300), NDP_CASTING_NO, 3, buf, &odt, &st), 0);
+  assert_true(buf[0] == 1 && buf[1] == 1 && buf[2] == 1);
+  /* uint64 == 2**64 (beyond 64 bits): false */
+  uint64_t q[1] = {1};
+  vec1(&b, q, NDP_UINT64, 1);
+  assert_int_equal(weak_call(NDP_OP_EQUAL, &b, whuge(&w, 18446744073709551616.0), SK, 1, buf,
+                             &odt, &st), 0);
+  assert_int_equal(buf[0], 0);
+  /* uint64 + 2**63 + 1 fits uint64; int64 + 2**63 does not fit int64 */
+  assert_int_equal(weak_call(NDP_OP_ADD, &b, wuint(&w, 9223372036854775808ull), SK, 1, buf, &odt,
+                             &st), 0);
+  assert_int_equal(odt, NDP_UINT64);
+  uint64_t r64;
+  memcpy(&r64, buf, 8);
+  assert_true(r64 == 9223372036854775809ull);
+  int64_t s64[1] = {1};
+  vec1(&b, s64, NDP_INT64, 1);
+  assert_int_equal(weak_call(NDP_OP_ADD, &b, wuint(&w, 9223372036854775808ull), SK, 1, buf, &odt,
+                             &st), NDP_EOVERFLOW);
+  /* float32 + 1e300: float32 inf; float32 + 3: float32 */
+  float f32[2] = {1, 2};
+  vec1(&b, f32, NDP_FLOAT32, 2);
+  assert_int_equal(weak_call(NDP_OP_ADD, &b, wfloat(&w, 1e300), SK, 2, buf, &odt, &st), 0);
+  assert_int_equal(odt, NDP_FLOAT32);
+  float *f = (float *)buf;
+  assert_true(isinf(f[0]) && f[0] > 0 && isinf(f[1]));
+  assert_int_equal(weak_call(NDP_OP_ADD, &b, wint(&w, 3), SK, 2, buf, &odt, &st), 0);
+  assert_int_equal(odt, NDP_FLOAT32);
+  assert_true(f[0] == 4.0f && f[1] == 5.0f);
+  /* float64 + 2**1100: too large to convert to float */
+  double f64[1] = {1};
+  vec1(&b, f64, NDP_FLOAT64, 1);
+  assert_int_equal(weak_call(NDP_OP_ADD, &b, whuge(&w, INFINITY), SK, 1, buf, &odt, &st),
+                   NDP_EOVERFLOW);
+  /* int8 + 2.5: float64 */
+  int8_t i8[2] = {1, 2};
+  vec1(&b, i8, NDP_INT8, 2);
+  assert_int_equal(weak_call(NDP_OP_ADD, &b, wfloat(&w, 2.5), SK, 2, buf, &odt, &st), 0);
+  assert_int_equal(odt, NDP_FLOAT64);
+  assert_true(d[0] == 3.5 && d[1] == 4.5);
+  /* int8 + True: int8 */
+  assert_int_equal(weak_call(NDP_OP_ADD, &b, wbool(&w, 1), SK, 2, buf, &odt, &st), 0);
+  assert_int_equal(odt, NDP_INT8);
+  assert_true((int8_t)buf[0] == 2 && (int8_t)buf[1] == 3);
+  /* bool + 5: the int64 loop */
+  uint8_t bo[2] = {0, 1};
+  vec1(&b, bo, NDP_BOOL, 2);
+  assert_int_equal(weak_call(NDP_OP_ADD, &b, wint(&w, 5), SK, 2, buf, &odt, &st), 0);
+  assert_int_equal(odt, NDP_INT64);
+  int64_t *l = (int64_t *)buf;
+  assert_true(l[0] == 5 && l[1] == 6);
+  /* logical_and takes the truth: uint8 and 300 -> [F, T, T]; an int
+   * beyond int64 is refused (NumPy reads it as a C long) */
+  assert_int_equal(weak_call(NDP_OP_LOGICAL_AND, &a, wint(&w, 300), SK, 3, buf, &odt, &st), 0);
+  assert_true(buf[0] == 0 && buf[1] == 1 && buf[2] == 1);
+  assert_int_equal(weak_call(NDP_OP_LOGICAL_AND, &a, wuint(&w, 9223372036854775808ull), SK, 3,
+                             buf, &odt, &st), NDP_EOVERFLOW);
+  /* 'equiv' refuses converting a Python int to uint8 in arithmetic */
+  assert_int_equal(weak_call(NDP_OP_ADD, &a, wint(&w, 3), NDP_CASTING_EQUIV, 3, buf, &odt, &st),
+                   NDP_ECAST);
+  assert_non_null(strstr(st.msg, "equiv"));
+  /* two weak operands: 1 + 2.5 is float64 3.5; negative(5) is int64 -5 */
+  weak w2;
+  assert_int_equal(weak_call(NDP_OP_ADD, wint(&w, 1), wfloat(&w2, 2.5), SK, 0, buf, &odt, &st), 0);
+  assert_int_equal(odt, NDP_FLOAT64);
+  assert_true(d[0] == 3.5);
+  assert_int_equal(weak_call(NDP_OP_NEGATIVE, wint(&w, 5), NULL, SK, 0, buf, &odt, &st), 0);
+  assert_int_equal(odt, NDP_INT64);
+  assert_true(l[0] == -5);
+  /* a weak operand must be 0-d with its storage dtype */
+  assert_int_equal(ndp_array_init_weak(&w.a, &w.v, NDP_ARRAY_WEAK_INT, NDP_INT32), NDP_EINVAL);
+  wint(&w, 1);
+  w.a.dtype = NDP_INT32;
+  assert_int_equal(weak_call(NDP_OP_ADD, &a, &w.a, SK, 3, buf, &odt, &st), NDP_EINVAL);
+  wint(&w, 1);
+  w.a.ndim = 1;
+  w.a.shape[0] = 1;
+  assert_int_equal(weak_call(NDP_OP_ADD, &a, &w.a, SK, 3, buf, &odt, &st), NDP_EINVAL);
+  /* the output's dtype is checked under the rule given */
+  {
+    const ndp_array *in[2] = {&a, wint(&w, 300)};
+    assert_int_equal(ndp_ufunc_resolve(NDP_OP_LESS, in, NDP_NTYPES, NDP_CASTING_NO, NDP_UINT8,
+                                       NULL, NULL, &odt, &st), NDP_ECAST);
+  }
+}
+
+/* The expression compiler settles its weak constants and scalar variables
+ * with the same core rule (NumPy 2.4's answers for the Python expression
+ * with a uint8 array a and a Python int n). */
+static void test_weak_in_expressions(void **state) {
+  (void)state;
+  uint8_t u8[3] = {0, 1, 200};
+  int64_t n = 200;
+  ndp_array a, nv, out;
+  vec1(&a, u8, NDP_UINT8, 3);
+  assert_int_equal(ndp_array_init(&nv, &n, NDP_INT64, 0, NULL), 0);
+  const ndp_array *vars[2] = {&a, &nv};
+  ndp_var decl[2] = {{"a", NDP_UINT8, NDP_VAR_ARRAY}, {"n", NDP_INT64, NDP_VAR_WEAK_INT}};
+  ndp_status st;
+  ndp_expr *e;
+  _Alignas(8) unsigned char buf[64];
+  static const struct {
+    const char *src;
+    int rc;
+    ndp_dtype dt;
+    uint8_t want[3]; /* bool results */
+  } cases[] = {
+      {"a + 300", NDP_EOVERFLOW, NDP_NTYPES, {0}},  /* OverflowError */
+      {"a == -2", 0, NDP_BOOL, {0, 0, 0}},          /* exact */
+      {"a < 300", 0, NDP_BOOL, {1, 1, 1}},
+      {"a > -1", 0, NDP_BOOL, {1, 1, 1}},
+      {"a < n * 2", 0, NDP_BOOL, {1, 1, 1}},        /* n * 2 is the Python int 400 */
+      {"a < n", 0, NDP_BOOL, {1, 1, 0}},
+      {"a / 300 < 1", 0, NDP_BOOL, {1, 1, 1}},      /* float64: 300 fits */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int rc = ndp_expr_compile(cases[i].src, 2, decl, &e, &st);
+    assert_int_equal(rc, cases[i].rc);
+    if (rc) continue;
+    assert_int_equal(ndp_expr_dtype(e), cases[i].dt);
+    vec1(&out, buf, NDP_BOOL, 3);
+    assert_int_equal(ndp_expr_eval(e, vars, &out, NDP_CASTING_SAME_KIND, NULL, &st), 0);
+    for (int k = 0; k < 3; k++) assert_int_equal(buf[k], cases[i].want[k]);
+    ndp_expr_free(e);
+  }
+  /* a / 300 is float64 */
+  assert_int_equal(ndp_expr_compile("a / 300", 2, decl, &e, &st), 0);
+  assert_int_equal(ndp_expr_dtype(e), NDP_FLOAT64);
+  ndp_expr_free(e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_transcendentals_every_isa), cmocka_unit_test(test_strided_and_orders),
@@ -406,6 +630,7 @@ int main(void) {
       cmocka_unit_test(test_resolution), cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_copy), cmocka_unit_test(test_bandwidth),
       cmocka_unit_test(test_nonzero_bool_bytes), cmocka_unit_test(test_min_max_signed_zeros),
+      cmocka_unit_test(test_weak_operands), cmocka_unit_test(test_weak_in_expressions),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,6 +23,27 @@ typedef struct two {
   int64_t strides[2][NDP_MAXDIMS];
 } two;
 
+typedef struct one {
+  ndp__iter it;
+  char *data[1];
+  int64_t strides[1][NDP_MAXDIMS];
+} one;
+
+/* Plans the walk of out alone (the shape is out's). */
+static void plan1(one *t, const ndp_array *out, unsigned flags) {
+  ndp__iter_init(&t->it, 1, t->data, t->strides, out->ndim, out->shape);
+  assert_int_equal(ndp__iter_operand(&t->it, 0, out, "out", NULL), 0);
+  ndp__iter_plan(&t->it, flags);
+}
+
+/* Plans out <- in (in broadcast to out's shape). */
+static void plan2(two *t, const ndp_array *out, const ndp_array *in, unsigned flags) {
+  ndp__iter_init(&t->it, 2, t->data, t->strides, out->ndim, out->shape);
+  assert_int_equal(ndp__iter_operand(&t->it, 0, out, "out", NULL), 0);
+  assert_int_equal(ndp__iter_operand(&t->it, 1, in, "in", NULL), 0);
+  ndp__iter_plan(&t->it, flags);
+}
+
 static void arr(ndp_array *a, void *data, int nd, const int64_t *shape, const int64_t *strides) {
   assert_int_equal(ndp_array_init(a, data, NDP_FLOAT64, nd, shape), 0);
   if (strides) memcpy(a->strides, strides, sizeof(int64_t) * (size_t)nd);
@@ -54,10 +75,7 @@ static void test_contiguous_merge(void **state) {
   arr(&a, y, 3, shape, NULL);
   arr(&b, x, 3, shape, NULL);
   two t;
-  ndp__iter_init(&t.it, 2, t.data, t.strides, 3, shape);
-  assert_int_equal(ndp__iter_operand(&t.it, 0, &a, "out", NULL), 0);
-  assert_int_equal(ndp__iter_operand(&t.it, 1, &b, "in", NULL), 0);
-  ndp__iter_plan(&t.it, 0);
+  plan2(&t, &a, &b, 0);
   assert_int_equal(t.it.ndim, 1);
   assert_int_equal(t.it.shape[0], 24);
   assert_int_equal(t.strides[0][0], 8);
@@ -72,20 +90,14 @@ static void test_fortran_output(void **state) {
   arr(&out, o, 2, shape, fstr);
   arr(&in, x, 2, shape, fstr);
   two t;
-  ndp__iter_init(&t.it, 2, t.data, t.strides, 2, shape);
-  ndp__iter_operand(&t.it, 0, &out, "out", NULL);
-  ndp__iter_operand(&t.it, 1, &in, "in", NULL);
-  ndp__iter_plan(&t.it, 0);
+  plan2(&t, &out, &in, 0);
   assert_int_equal(t.it.ndim, 1);
   int64_t offs[2][64];
   char *base[2] = {(char *)o, (char *)x};
   assert_int_equal(walk_all(&t.it, base, offs), 1);
   for (int i = 0; i < 12; i++) assert_int_equal(offs[0][i], 8 * i);
   /* KEEP_ORDER walks C order: (i, j) -> 8 i + 24 j */
-  ndp__iter_init(&t.it, 2, t.data, t.strides, 2, shape);
-  ndp__iter_operand(&t.it, 0, &out, "out", NULL);
-  ndp__iter_operand(&t.it, 1, &in, "in", NULL);
-  ndp__iter_plan(&t.it, NDP__ITER_KEEP_ORDER);
+  plan2(&t, &out, &in, NDP__ITER_KEEP_ORDER);
   assert_int_equal(t.it.ndim, 2);
   walk_all(&t.it, base, offs);
   for (int i = 0; i < 3; i++)
@@ -102,11 +114,7 @@ static void test_flip_and_broadcast(void **state) {
   arr(&out, o + 8, 2, shape, neg); /* rows reversed */
   arr(&in, x, 1, vshape, NULL);     /* broadcast along rows */
   two t;
-  ndp__iter_init(&t.it, 2, t.data, t.strides, 2, shape);
-  ndp__iter_operand(&t.it, 0, &out, "out", NULL);
-  assert_int_equal(ndp__iter_operand(&t.it, 1, &in, "in", NULL), 0);
-  assert_int_equal(t.strides[1][0], 0);
-  ndp__iter_plan(&t.it, 0);
+  plan2(&t, &out, &in, 0);
   assert_ptr_equal(t.data[0], (char *)o);
   assert_ptr_equal(t.data[1], (char *)x);
   int64_t offs[2][64];
@@ -131,12 +139,9 @@ static void test_seek_runs(void **state) {
   int64_t shape[2] = {4, 5}, str[2] = {80, 8}; /* rows padded: no merge */
   ndp_array out;
   arr(&out, o, 2, shape, str);
-  ndp__iter it;
-  char *data[1];
-  int64_t strides[1][NDP_MAXDIMS];
-  ndp__iter_init(&it, 1, data, strides, 2, shape);
-  ndp__iter_operand(&it, 0, &out, "out", NULL);
-  ndp__iter_plan(&it, 0);
+  one t;
+  plan1(&t, &out, 0);
+  const ndp__iter it = t.it;
   assert_int_equal(it.ndim, 2);
   ndp__iter_pos c;
   char *p;
@@ -153,24 +158,18 @@ static void test_seek_runs(void **state) {
 static void test_single_and_empty(void **state) {
   (void)state;
   double o[1];
-  int64_t one[2] = {1, 1}, none[2] = {3, 0};
+  int64_t unit[2] = {1, 1}, none[2] = {3, 0};
   ndp_array out;
-  arr(&out, o, 2, one, NULL);
-  ndp__iter it;
-  char *data[1];
-  int64_t strides[1][NDP_MAXDIMS];
-  ndp__iter_init(&it, 1, data, strides, 2, one);
-  ndp__iter_operand(&it, 0, &out, "out", NULL);
-  ndp__iter_plan(&it, 0);
-  assert_int_equal(it.ndim, 1);
-  assert_int_equal(it.shape[0], 1);
-  assert_int_equal(it.n, 1);
+  arr(&out, o, 2, unit, NULL);
+  one t;
+  plan1(&t, &out, 0);
+  assert_int_equal(t.it.ndim, 1);
+  assert_int_equal(t.it.shape[0], 1);
+  assert_int_equal(t.it.n, 1);
   arr(&out, NULL, 2, none, NULL);
-  ndp__iter_init(&it, 1, data, strides, 2, none);
-  ndp__iter_operand(&it, 0, &out, "out", NULL);
-  ndp__iter_plan(&it, 0);
-  assert_int_equal(it.n, 0);
-  assert_int_equal(it.shape[0], 0);
+  plan1(&t, &out, 0);
+  assert_int_equal(t.it.n, 0);
+  assert_int_equal(t.it.shape[0], 0);
 }
 
 /* NumPy's K order: np.nditer([a, None]).operands[1] for these strides. */

@@ -3,7 +3,8 @@
  * the elementwise engine and the expression VM walk with: broadcasting,
  * dropping extent-1 dimensions, flipping negative output strides, the
  * sort into the output's memory order, merging, KEEP_ORDER (the C-order
- * flat index), the runs a cursor yields, and NumPy's 'K' order. Expected
+ * flat index), the runs a cursor yields, NumPy's 'K' order and
+ * ndp_expr_layout (a new result's layout for order=). Expected
  * walks are written from the arrays' own byte offsets.
  */
 #include <setjmp.h>
@@ -200,11 +201,61 @@ static void test_k_order(void **state) {
   assert_int_equal(perm[2], 0);
 }
 
+/* ndp_expr_layout: NumPy's layout of a new result for each order. */
+static void check_layout(const char *src, const ndp_array *a, const ndp_array *b, char order,
+                         int want_nd, const int64_t *want) {
+  ndp_var vars[2] = {{"a", NDP_FLOAT64, NDP_VAR_ARRAY}, {"b", NDP_FLOAT64, NDP_VAR_ARRAY}};
+  ndp_expr *e = NULL;
+  ndp_status st = {0, {0}, -1};
+  assert_int_equal(ndp_expr_compile(src, 2, vars, &e, &st), 0);
+  const ndp_array *in[2] = {a, b};
+  int nd;
+  int64_t shape[NDP_MAXDIMS], strides[NDP_MAXDIMS];
+  assert_int_equal(ndp_expr_layout(e, in, order, 8, &nd, shape, strides, &st), 0);
+  assert_int_equal(nd, want_nd);
+  for (int d = 0; d < nd; d++) assert_int_equal(strides[d], want[d]);
+  ndp_expr_free(e);
+}
+
+static void test_expr_layout(void **state) {
+  (void)state;
+  double x[24], y[24];
+  int64_t shape[3] = {2, 3, 4}, fstr[3] = {8, 16, 48}, vshape[1] = {4};
+  ndp_array c, f, v;
+  arr(&c, x, 3, shape, NULL);
+  arr(&f, y, 3, shape, fstr);
+  arr(&v, x, 1, vshape, NULL);
+  const int64_t C3[3] = {96, 32, 8}, F3[3] = {8, 16, 48}, F2[2] = {8, 16}, C2[2] = {32, 8};
+  check_layout("a + b", &c, &c, 'K', 3, C3);
+  check_layout("a + b", &f, &f, 'K', 3, F3);
+  check_layout("a + b", &f, &v, 'K', 3, F3); /* the broadcast vector does not vote */
+  check_layout("a + b", &c, &f, 'K', 3, C3); /* disagreement: C */
+  check_layout("a + b", &f, &v, 'A', 3, F3); /* a 1-d array is F-contiguous */
+  check_layout("a + b", &f, &c, 'A', 3, C3);
+  check_layout("a + b", &c, &v, 'F', 3, F3);
+  check_layout("a + b", &f, &f, 'C', 3, C3);
+  check_layout("sum(a + b, axis=1)", &f, &f, 'K', 2, F2); /* the axis leaves F order */
+  check_layout("sum(a + b, axis=1)", &c, &f, 'K', 2, C2);
+  check_layout("sum(a + b, axis=-1)", &c, &c, 'F', 2, (const int64_t[2]){8, 16});
+  check_layout("sum(a + b)", &f, &f, 'F', 0, NULL);
+  /* another order is an error */
+  ndp_var vars[2] = {{"a", NDP_FLOAT64, NDP_VAR_ARRAY}, {"b", NDP_FLOAT64, NDP_VAR_ARRAY}};
+  ndp_expr *e = NULL;
+  ndp_status st = {0, {0}, -1};
+  assert_int_equal(ndp_expr_compile("a - b", 2, vars, &e, &st), 0);
+  const ndp_array *in[2] = {&c, &f};
+  int nd;
+  int64_t sh[NDP_MAXDIMS], str[NDP_MAXDIMS];
+  assert_int_equal(ndp_expr_layout(e, in, 'X', 8, &nd, sh, str, &st), NDP_EINVAL);
+  ndp_expr_free(e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_contiguous_merge), cmocka_unit_test(test_fortran_output),
       cmocka_unit_test(test_flip_and_broadcast), cmocka_unit_test(test_seek_runs),
       cmocka_unit_test(test_single_and_empty), cmocka_unit_test(test_k_order),
+      cmocka_unit_test(test_expr_layout),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

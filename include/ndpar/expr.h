@@ -104,6 +104,17 @@ int ndp_expr_reduces(const ndp_expr *e);
 int ndp_expr_shape(const ndp_expr *e, const ndp_array *const *vars,
                    int *ndim, int64_t *shape, ndp_status *st);
 
+/* The shape (as ndp_expr_shape) and the byte strides, for items of
+ * itemsize bytes, of a new result under NumPy's order rule: 'C', 'F',
+ * 'A' (F when every array variable is F-contiguous, else C) or 'K' (the
+ * variables' memory order, as NumPy's iterator allocates it; a reduced
+ * axis leaves that order). ndp_expr_eval walks any output in its own
+ * memory order. OUT: *ndim, shape[], strides[] (NDP_MAXDIMS each).
+ * Returns 0, ndp_expr_shape's errors or NDP_EINVAL for another order. */
+int ndp_expr_layout(const ndp_expr *e, const ndp_array *const *vars, char order,
+                    size_t itemsize, int *ndim, int64_t *shape, int64_t *strides,
+                    ndp_status *st);
+
 /* Evaluates into out (shape from ndp_expr_shape; the result is cast to
  * out->dtype under `casting`). Runs in cache-sized blocks on the pool with
  * no array-sized temporaries; reductions are deterministic (the same bits

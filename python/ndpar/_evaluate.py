@@ -65,34 +65,14 @@ def _program(ex: str, names: Tuple[str, ...], kinds: Tuple[str, ...]) -> Any:
     return prog
 
 
-def _fortran_result(prog: Any, vals: Tuple[Any, ...], order: str) -> bool:
-    """Whether a new result is made in Fortran order: order 'F', or 'K' /
-    'A' with every array input Fortran-ordered. Done by evaluating on the
-    transposed inputs, which is exact for elementwise programs whose array
-    inputs all have the same number of dimensions (>= 2); others give C
-    order."""
-    if order == "C":
-        return False
-    arrs = [v for v in vals if isinstance(v, np.ndarray) and v.ndim > 0]
-    if not arrs or arrs[0].ndim < 2 or any(a.ndim != arrs[0].ndim for a in arrs):
-        return False
-    if prog.reduction:
-        return False
-    if order == "F":
-        return True
-    return all(a.flags.f_contiguous and not a.flags.c_contiguous for a in arrs)
-
-
 def _run(ex: str, names: Tuple[str, ...], values: Tuple[Any, ...], out, casting,
          order: str = "K") -> Any:
     kinds_values = [_kind(n, v) for n, v in zip(names, values)]
     kinds = tuple(k for k, _ in kinds_values)
     vals = tuple(v for _, v in kinds_values)
     prog = _program(ex, names, kinds)
-    if out is None and _fortran_result(prog, vals, order):
-        vals = tuple(v.T if isinstance(v, np.ndarray) else v for v in vals)
-        return prog.run(vals, out=None, casting=casting).T
-    return prog.run(vals, out=out, casting=casting)
+    # the C core lays a new result out for order and walks it in memory order
+    return prog.run(vals, out=out, casting=casting, order=order)
 
 
 _LANGUAGE = """
@@ -198,10 +178,10 @@ evaluate.__doc__ = """Evaluate the expression ex (numexpr's signature) on all co
     out: an array of the result's shape to write into (it may be an input,
     for an update in place); the result is cast to out's dtype under
     ``casting`` ('no', 'equiv', 'safe', 'same_kind', 'unsafe').
-    order: the layout of a new result: 'C', 'F', or 'K'/'A' (Fortran when
-    every array input is Fortran-ordered). Fortran order applies to
-    elementwise programs whose array inputs have equal dimensions; others
-    give C order.
+    order: the layout of a new result, as NumPy's: 'C', 'F', 'A' (Fortran
+    when every array input is Fortran-contiguous, else C) or 'K' (the
+    inputs' memory order, as ``np.add(a, b)`` lays out its result; for a
+    reduction along an axis, that order without the axis, as ``np.sum``).
 """ + _LANGUAGE
 
 
@@ -267,7 +247,8 @@ CompiledExpression.__doc__ = """An expression compiled by ndpar.compile(ex).
     once per combination of variable types, then reused (a bounded cache;
     calls from any number of threads are safe). ``.explain()`` shows the
     compiled program. A call returns what ndpar.evaluate would; ``out`` and
-    ``casting`` as there (the result is in C order).
+    ``casting`` as there (a new result's layout follows the inputs, as
+    order='K').
 """ + _LANGUAGE
 
 

@@ -106,14 +106,21 @@ typedef union {
   double d;
 } scalar_slot;
 
-/* run(values, out=None, casting='same_kind'): values in the order of names. */
+/* run(values, out=None, casting='same_kind', order='K'): values in the
+ * order of names; a new result gets NumPy's layout for order
+ * (ndp_expr_layout), and the library walks it in its memory order. */
 static PyObject *program_run(Program *p, PyObject *args, PyObject *kw) {
   PyObject *values, *out_obj = Py_None;
-  const char *casting_s = "same_kind";
-  static char *kwlist[] = {"values", "out", "casting", NULL};
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|Os:run", kwlist, &PyTuple_Type, &values,
-                                   &out_obj, &casting_s))
+  const char *casting_s = "same_kind", *order_s = "K";
+  static char *kwlist[] = {"values", "out", "casting", "order", NULL};
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|Oss:run", kwlist, &PyTuple_Type, &values,
+                                   &out_obj, &casting_s, &order_s))
     return NULL;
+  if (strlen(order_s) != 1 || !strchr("KACF", order_s[0])) {
+    PyErr_Format(PyExc_ValueError, "ndpar.evaluate: argument 'order' must be 'K', 'A', 'C' "
+                 "or 'F', not '%s'", order_s);
+    return NULL;
+  }
   if (PyTuple_GET_SIZE(values) != p->nvars) {
     PyErr_Format(PyExc_ValueError, "ndpar: expected %d values, got %zd", p->nvars,
                  PyTuple_GET_SIZE(values));
@@ -163,9 +170,11 @@ static PyObject *program_run(Program *p, PyObject *args, PyObject *kw) {
     }
   }
   int nd;
-  int64_t shape[NDP_MAXDIMS];
+  int64_t shape[NDP_MAXDIMS], strides[NDP_MAXDIMS];
   ndp_status st = {0, {0}, -1};
-  int rc = ndp_expr_shape(p->e, ptrs, &nd, shape, &st);
+  ndp_dtype rdt = ndp_expr_dtype(p->e);
+  int rc = ndp_expr_layout(p->e, ptrs, order_s[0], ndp_dtype_size(rdt), &nd, shape, strides,
+                           &st);
   if (rc) {
     ndpar_raise_status("evaluate", rc, &st);
     goto done;
@@ -190,11 +199,13 @@ static PyObject *program_run(Program *p, PyObject *args, PyObject *kw) {
       goto done;
     }
   } else {
-    npy_intp dims[NDP_MAXDIMS];
-    for (int d = 0; d < nd; d++) dims[d] = (npy_intp)shape[d];
-    out = (PyArrayObject *)PyArray_New(&PyArray_Type, nd, dims,
-                                       ndpar_typenums[ndp_expr_dtype(p->e)], NULL, NULL, 0, 0,
-                                       NULL);
+    npy_intp dims[NDP_MAXDIMS], strd[NDP_MAXDIMS];
+    for (int d = 0; d < nd; d++) {
+      dims[d] = (npy_intp)shape[d];
+      strd[d] = (npy_intp)strides[d];
+    }
+    out = (PyArrayObject *)PyArray_New(&PyArray_Type, nd, dims, ndpar_typenums[rdt], strd, NULL,
+                                       0, 0, NULL);
     if (!out) goto done;
     ndpar_fill_desc(out, &oa, "evaluate", "out");
   }

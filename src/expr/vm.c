@@ -1,11 +1,14 @@
 /*
  * expr/vm.c - evaluates a compiled program over strided N-d inputs.
  *
- * Plan (per call, read-only while threads run): broadcast the used
- * variables to the result shape S, give the output strides in S's index
- * space (0 along a reduced axis), drop extent-1 dimensions and merge
- * dimensions contiguous in every operand. The C-order flat index over S
- * is never changed by this, so work is described as flat ranges.
+ * Plan (per call, read-only while threads run), with the engine's
+ * iterator (kernels/iter.h): broadcast the used variables to the result
+ * shape S, give the output strides in S's index space (0 along a reduced
+ * axis), drop extent-1 dimensions and merge dimensions contiguous in every
+ * operand. An elementwise program also flips and sorts the dimensions
+ * into the output's memory order (an F-ordered output is walked as one
+ * run); a reduction keeps the C-order flat index over S, in which its
+ * blocks are cut. Work is described as flat ranges of the planned shape.
  *
  * A block is a flat range of at most BLK elements. To evaluate one, each
  * input register gets a pointer: straight into the array when the range
@@ -54,6 +57,7 @@
 
 #include "expr/expr_internal.h"
 #include "kernels/engine_internal.h"
+#include "kernels/iter.h"
 #include "kernels/kernels.h"
 
 #define BLK NDP__EXPR_BLOCK
@@ -240,9 +244,9 @@ static acc tree(int red, ndp_dtype adt, const acc *p, size_t n) {
 
 /* ---- the plan ------------------------------------------------------------------- */
 
+/* Per operand (index 0 the output, 1 + i variable i, as in the iterator):
+ * what a block needs beyond the iterator's data and strides. */
 typedef struct opnd {
-  char *data;
-  int64_t strides[NDP_MAXDIMS];
   size_t isz;
   int swap, uniform, contig, used;
 } opnd;
@@ -252,10 +256,11 @@ typedef struct vplan {
   const ndp__ktable *kt;
   ndp__loop_fn *fns;    /* per instruction */
   ndp__loop_fn (*bfns)[2]; /* per instruction: fused where branches */
-  int nd;
-  int64_t shape[NDP_MAXDIMS];
+  ndp__iter it;         /* the walk over data, strides (kernels/iter.h) */
+  char **data;
+  int64_t (*strides)[NDP_MAXDIMS];
   int64_t n;
-  opnd *op;             /* e->nvars inputs, then the output */
+  opnd *op;             /* the output, then e->nvars inputs */
   ndp_dtype odt;
   int64_t outer, L, inner, nib; /* reductions */
   acc *partials;
@@ -272,48 +277,27 @@ typedef struct scratch {
   int32_t *lanes;       /* 2 * BLK lane indices */
 } scratch;
 
-static void locate(const vplan *p, int64_t s, int64_t *idx) {
-  for (int d = p->nd - 1; d >= 0; d--) {
-    idx[d] = s % p->shape[d];
-    s /= p->shape[d];
-  }
-}
-
-static char *ptr_at(const opnd *o, const int64_t *idx, int nd) {
-  char *q = o->data;
-  for (int d = 0; d < nd; d++) q += idx[d] * o->strides[d];
-  return q;
-}
-
-/* Walks the runs of [idx, idx + m) in operand o: gather (dir 0) into buf
+/* Walks the runs from position at in operand k: gather (dir 0) into buf
  * or scatter (dir 1) from buf. */
-static void walk(const vplan *p, const opnd *o, const int64_t *idx0, size_t m, char *buf,
-                 int dir) {
-  int64_t idx[NDP_MAXDIMS];
-  const int nd = p->nd;
-  memcpy(idx, idx0, sizeof(int64_t) * (size_t)nd);
-  size_t done = 0;
-  while (done < m) {
-    int64_t run = p->shape[nd - 1] - idx[nd - 1];
-    if ((size_t)run > m - done) run = (int64_t)(m - done);
-    char *q = ptr_at(o, idx, nd);
-    ptrdiff_t str = (ptrdiff_t)o->strides[nd - 1];
-    if (dir == 0) ndp__gather(q, str, o->isz, o->swap, buf + done * o->isz, (size_t)run);
-    else ndp__scatter(buf + done * o->isz, o->isz, o->swap, q, str, (size_t)run);
-    done += (size_t)run;
-    idx[nd - 1] = 0;
-    for (int d = nd - 2; d >= 0; d--) {
-      if (++idx[d] < p->shape[d]) break;
-      idx[d] = 0;
-    }
+static void walk(const vplan *p, int k, const ndp__iter_pos *at, char *buf, int dir) {
+  ndp__iter_pos c = *at;
+  const opnd *o = &p->op[k];
+  const ptrdiff_t str = (ptrdiff_t)p->strides[k][p->it.ndim - 1];
+  char *q;
+  int64_t run;
+  while ((run = ndp__iter_next(&p->it, &c, k, 1, &q)) > 0) {
+    if (dir == 0) ndp__gather(q, str, o->isz, o->swap, buf, (size_t)run);
+    else ndp__scatter(buf, o->isz, o->swap, q, str, (size_t)run);
+    buf += (size_t)run * o->isz;
   }
 }
 
-/* A pointer to m contiguous items of o from idx, or NULL when buffering
- * is needed. */
-static char *direct(const vplan *p, const opnd *o, const int64_t *idx, size_t m) {
-  if (!o->contig || idx[p->nd - 1] + (int64_t)m > p->shape[p->nd - 1]) return NULL;
-  return ptr_at(o, idx, p->nd);
+/* A pointer to the contiguous items of operand k from position at, or
+ * NULL when buffering is needed. */
+static char *direct(const vplan *p, int k, const ndp__iter_pos *at) {
+  const int nd = p->it.ndim;
+  if (!p->op[k].contig || at->idx[nd - 1] + at->left > p->it.shape[nd - 1]) return NULL;
+  return ndp__iter_at(&p->it, k, at->idx);
 }
 
 /* ---- evaluation of one block ------------------------------------------------------ */
@@ -501,27 +485,27 @@ static void bool_norm(const char *src, char *dst, size_t m) {
 }
 
 /* Points or loads every non-uniform input for flat range [s, s+m). */
-static void load(const vplan *p, scratch *sc, int64_t s, size_t m, int64_t *idx) {
+static void load(const vplan *p, scratch *sc, int64_t s, size_t m, ndp__iter_pos *at) {
   const ndp_expr *e = p->e;
-  locate(p, s, idx);
+  ndp__iter_seek(&p->it, s, (int64_t)m, at);
   for (int r = 0; r < e->nregs; r++) {
     const ndp__reg *g = &e->regs[r];
     if (g->kind != REG_INPUT) continue;
-    const opnd *o = &p->op[g->var];
-    if (o->uniform) continue;
-    char *d = direct(p, o, idx, m);
+    const int k = 1 + g->var;
+    if (p->op[k].uniform) continue;
+    char *d = direct(p, k, at);
     char *buf = sc->mem + (size_t)p->slot[r] * BLKB;
     if (g->dtype == NDP_BOOL) {
       if (d) bool_norm(d, buf, m);
       else {
-        walk(p, o, idx, m, buf, 0);
+        walk(p, k, at, buf, 0);
         bool_norm(buf, buf, m);
       }
       sc->rp[r] = buf;
     } else if (d) {
       sc->rp[r] = d;
     } else {
-      walk(p, o, idx, m, buf, 0);
+      walk(p, k, at, buf, 0);
       sc->rp[r] = buf;
     }
   }
@@ -548,9 +532,10 @@ static int scratch_open(const vplan *p, scratch *sc) {
     }
     char *buf = sc->mem + (size_t)p->slot[r] * BLKB;
     sc->rp[r] = buf;
-    const opnd *o = g->kind == REG_INPUT ? &p->op[g->var] : NULL;
+    const opnd *o = g->kind == REG_INPUT ? &p->op[1 + g->var] : NULL;
     if (o && o->uniform) { /* broadcast scalar: fill once */
-      for (int k = 0; k < BLK; k++) ndp__gather(o->data, 0, o->isz, o->swap, buf + (size_t)k * o->isz, 1);
+      const char *src = p->data[1 + g->var];
+      for (int k = 0; k < BLK; k++) ndp__gather(src, 0, o->isz, o->swap, buf + (size_t)k * o->isz, 1);
       if (g->dtype == NDP_BOOL) bool_norm(buf, buf, BLK);
     }
   }
@@ -559,8 +544,8 @@ static int scratch_open(const vplan *p, scratch *sc) {
 
 /* Evaluates [s, s+m) into the result register; returns its pointer. */
 static int eval_block(const vplan *p, scratch *sc, int64_t s, size_t m, const char **res) {
-  int64_t idx[NDP_MAXDIMS];
-  load(p, sc, s, m, idx);
+  ndp__iter_pos at;
+  load(p, sc, s, m, &at);
   int rc = exec(p, sc, m);
   *res = sc->rp[p->e->root];
   return rc;
@@ -597,7 +582,7 @@ static int64_t stream_threshold(void) { return ndp__llc_bytes(); }
 static int ew_chunk(void *ctx, int64_t begin, int64_t end, int tid) {
   const vplan *p = ctx;
   const ndp_expr *e = p->e;
-  const opnd *o = &p->op[e->nvars];
+  const opnd *o = &p->op[0];
   scratch sc;
   (void)tid;
   if (scratch_open(p, &sc)) return NDP_ENOMEM;
@@ -606,9 +591,9 @@ static int ew_chunk(void *ctx, int64_t begin, int64_t end, int tid) {
   ndp__cast_fn cv = e->vdt != p->odt ? ndp__cast(e->vdt, p->odt) : NULL;
   for (int64_t s = begin; s < end && !rc; s += BLK) {
     size_t m = (size_t)(end - s < BLK ? end - s : BLK);
-    int64_t idx[NDP_MAXDIMS];
-    load(p, &sc, s, m, idx);
-    char *d = cv ? NULL : direct(p, o, idx, m);
+    ndp__iter_pos at;
+    load(p, &sc, s, m, &at);
+    char *d = cv ? NULL : direct(p, 0, &at);
     sc.rp[e->root] = d && !p->stream ? d : own;
     if ((rc = exec(p, &sc, m))) break;
     if (d && p->stream) stream_copy(d, own, m * o->isz);
@@ -618,7 +603,7 @@ static int ew_chunk(void *ctx, int64_t begin, int64_t end, int tid) {
       cv(own, sc.store, m);
       res = sc.store;
     }
-    walk(p, o, idx, m, (char *)(uintptr_t)res, 1);
+    walk(p, 0, &at, (char *)(uintptr_t)res, 1);
   }
   if (p->stream) stream_fence();
   ndp__free(sc.mem);
@@ -666,9 +651,9 @@ static void put_result(const vplan *p, scratch *sc, const char *accs, size_t m, 
   }
   ndp__cast(e->adt, e->rdt)(v, sc->store, m);
   ndp__cast(e->rdt, p->odt)(sc->store, sc->abuf, m);
-  int64_t idx[NDP_MAXDIMS];
-  locate(p, (o * p->L) * p->inner + j0, idx);
-  walk(p, &p->op[e->nvars], idx, m, sc->abuf, 1);
+  ndp__iter_pos at;
+  ndp__iter_seek(&p->it, (o * p->L) * p->inner + j0, (int64_t)m, &at);
+  walk(p, 0, &at, sc->abuf, 1);
 }
 
 /* Last axis (inner == 1): one output element per task index. */
@@ -803,54 +788,94 @@ int ndp_expr_shape(const ndp_expr *e, const ndp_array *const *vars, int *ndim, i
   return 0;
 }
 
-static void set_opnd(opnd *o, const ndp_array *a, int nd, const int64_t *S) {
-  int off = nd - a->ndim;
-  o->data = a->data;
+/* After ndp__iter_plan: per operand, whether a block reads it straight
+ * from memory (contig) or it is one value everywhere (uniform). */
+static void set_access(vplan *p) {
+  const int nd = p->it.ndim;
+  for (int k = 0; k < p->it.nops; k++) {
+    opnd *o = &p->op[k];
+    int64_t isz = (int64_t)(o->isz ? o->isz : 1);
+    int uni = 1, al = (uintptr_t)p->data[k] % (uintptr_t)isz == 0;
+    for (int d = 0; d < nd; d++) {
+      uni &= p->strides[k][d] == 0;
+      al &= p->strides[k][d] % isz == 0;
+    }
+    o->uniform = uni && p->n > 0;
+    o->contig = o->used && !o->swap && al && p->strides[k][nd - 1] == isz;
+  }
+}
+
+static void set_opnd(opnd *o, const ndp_array *a) {
   o->isz = ndp_dtype_size(a->dtype);
   o->swap = (a->flags & NDP_ARRAY_BYTESWAPPED) && o->isz > 1;
   o->used = 1;
-  for (int d = 0; d < nd; d++)
-    o->strides[d] = d < off || a->shape[d - off] == 1 || S[d] == 1 ? 0 : a->strides[d - off];
 }
 
-/* Drops extent-1 dimensions and merges dimensions contiguous in every
- * used operand; keeps the C-order flat index. */
-static void simplify(vplan *p, int nops) {
-  int nd = 0;
-  for (int d = 0; d < p->nd; d++) {
-    if (p->shape[d] == 1) continue;
-    p->shape[nd] = p->shape[d];
-    for (int k = 0; k < nops; k++) p->op[k].strides[nd] = p->op[k].strides[d];
-    nd++;
+/* NumPy's F-contiguity: strides of the Fortran layout wherever the extent
+ * exceeds 1 (an empty array is contiguous). */
+static int f_contiguous(const ndp_array *a) {
+  int64_t want = (int64_t)ndp_dtype_size(a->dtype);
+  if (ndp_array_size(a) == 0) return 1;
+  for (int d = 0; d < a->ndim; d++) {
+    if (a->shape[d] == 1) continue;
+    if (a->strides[d] != want) return 0;
+    want *= a->shape[d];
   }
-  int m = 0;
-  for (int d = 1; d < nd; d++) {
-    int ok = 1;
-    for (int k = 0; k < nops; k++)
-      ok &= !p->op[k].used || p->op[k].strides[m] == p->op[k].strides[d] * p->shape[d];
-    if (ok) {
-      p->shape[m] *= p->shape[d];
-    } else {
-      m++;
-      p->shape[m] = p->shape[d];
-    }
-    for (int k = 0; k < nops; k++) p->op[k].strides[m] = p->op[k].strides[d];
+  return 1;
+}
+
+/* The memory order (slowest dimension first) of a new result over the
+ * broadcast shape S[nd] for order 'K': NumPy's, over the used variables. */
+static int k_order(const ndp_expr *e, const ndp_array *const *vars, int nd, const int64_t *S,
+                   int *perm) {
+  int64_t (*rows)[NDP_MAXDIMS] = ndp__calloc((size_t)(e->nvars ? e->nvars : 1), sizeof *rows);
+  char **data = ndp__calloc((size_t)(e->nvars ? e->nvars : 1), sizeof *data);
+  if (!rows || !data) {
+    ndp__free(rows);
+    ndp__free(data);
+    return NDP_ENOMEM;
   }
-  p->nd = nd ? m + 1 : 1;
-  if (!nd) {
-    p->shape[0] = 1;
-    for (int k = 0; k < nops; k++) p->op[k].strides[0] = 0;
+  ndp__iter it;
+  ndp__iter_init(&it, e->nvars, data, rows, nd, S);
+  for (int i = 0; i < e->nvars; i++)
+    if (e->vars[i].used) ndp__iter_operand(&it, i, vars[i], e->vars[i].name, NULL);
+  ndp__iter_k_order(e->nvars, (const int64_t(*)[NDP_MAXDIMS])rows, nd, perm);
+  ndp__free(rows);
+  ndp__free(data);
+  return 0;
+}
+
+int ndp_expr_layout(const ndp_expr *e, const ndp_array *const *vars, char order,
+                    size_t itemsize, int *ndim, int64_t *shape, int64_t *strides,
+                    ndp_status *st) {
+  if (!e || !ndim || !shape || !strides || !itemsize)
+    return ndp__fail(st, NDP_EINVAL, "expr_layout: invalid arguments");
+  if (order != 'K' && order != 'A' && order != 'C' && order != 'F')
+    return ndp__fail(st, NDP_EINVAL, "expr_layout: order must be 'K', 'A', 'C' or 'F', not "
+                     "'%c'", order);
+  int nd, rc, perm[NDP_MAXDIMS], fortran = order == 'F';
+  int64_t S[NDP_MAXDIMS];
+  if ((rc = ndp_expr_shape(e, vars, ndim, shape, st))) return rc;
+  if (order == 'A') {
+    fortran = 1;
+    for (int i = 0; i < e->nvars; i++) fortran &= !e->vars[i].used || f_contiguous(vars[i]);
   }
-  for (int k = 0; k < nops; k++) {
-    opnd *o = &p->op[k];
-    int uni = 1, al = (uintptr_t)o->data % (o->isz ? o->isz : 1) == 0;
-    for (int d = 0; d < p->nd; d++) {
-      uni &= o->strides[d] == 0;
-      al &= o->strides[d] % (int64_t)(o->isz ? o->isz : 1) == 0;
-    }
-    o->uniform = uni && p->n > 0;
-    o->contig = o->used && !o->swap && al && o->strides[p->nd - 1] == (int64_t)o->isz;
+  for (int d = 0; d < *ndim; d++) perm[d] = fortran ? *ndim - 1 - d : d;
+  if (order == 'K' && *ndim > 1) {
+    result_shape(e, vars, &nd, S, NULL); /* checked by ndp_expr_shape */
+    int ax = e->has_axis ? (e->axis < 0 ? e->axis + nd : e->axis) : -1;
+    if ((rc = k_order(e, vars, nd, S, perm)))
+      return ndp__fail(st, rc, "expr_layout: out of memory");
+    for (int j = 0, k = 0; j < nd; j++) /* the reduced axis leaves the order */
+      if (perm[j] != ax) perm[k++] = perm[j] > ax && ax >= 0 ? perm[j] - 1 : perm[j];
   }
+  int64_t str = (int64_t)itemsize;
+  for (int j = *ndim - 1; j >= 0; j--) { /* as NumPy: an extent 0 leaves the stride */
+    strides[perm[j]] = str;
+    if (shape[perm[j]]) str *= shape[perm[j]];
+  }
+  ndp__ok(st);
+  return 0;
 }
 
 static int check_out(const ndp_expr *e, const ndp_array *const *vars, const ndp_array *out,
@@ -876,47 +901,58 @@ static int check_out(const ndp_expr *e, const ndp_array *const *vars, const ndp_
 
 /* Output strides in the result's index space (0 along the reduced axis). */
 static void out_opnd(vplan *p, const ndp_array *out, int ax) {
-  opnd *o = &p->op[p->e->nvars];
-  o->data = out->data;
-  o->isz = ndp_dtype_size(out->dtype);
-  o->swap = (out->flags & NDP_ARRAY_BYTESWAPPED) && o->isz > 1;
-  o->used = 1;
   const ndp_expr *e = p->e;
-  for (int d = 0, k = 0; d < p->nd; d++) {
+  set_opnd(&p->op[0], out);
+  p->data[0] = out->data;
+  for (int d = 0, k = 0; d < p->it.ndim; d++) {
     if (e->red && (!e->has_axis || d == ax)) {
-      o->strides[d] = 0;
+      p->strides[0][d] = 0;
       continue;
     }
-    o->strides[d] = p->shape[d] == 1 ? 0 : out->strides[k];
+    p->strides[0][d] = p->it.shape[d] == 1 ? 0 : out->strides[k];
     k++;
   }
 }
 
 static int plan_init(vplan *p, const ndp_expr *e, const ndp_array *const *vars,
                      const ndp_array *out, ndp_status *st) {
-  int rc;
-  if ((rc = result_shape(e, vars, &p->nd, p->shape, st))) return rc;
-  int ax = e->has_axis ? (e->axis < 0 ? e->axis + p->nd : e->axis) : -1;
-  p->n = 1;
-  for (int d = 0; d < p->nd; d++) p->n *= p->shape[d];
-  p->outer = 1;
-  p->inner = 1;
-  p->L = p->n;
-  if (ax >= 0) {
-    p->L = p->shape[ax];
-    for (int d = 0; d < ax; d++) p->outer *= p->shape[d];
-    for (int d = ax + 1; d < p->nd; d++) p->inner *= p->shape[d];
-    p->nib = (p->inner + BLK - 1) / BLK;
-  }
-  p->op = ndp__calloc((size_t)e->nvars + 1, sizeof *p->op);
+  int rc, nd;
+  int64_t shape[NDP_MAXDIMS];
+  if ((rc = result_shape(e, vars, &nd, shape, st))) return rc;
+  int ax = e->has_axis ? (e->axis < 0 ? e->axis + nd : e->axis) : -1;
+  const int nops = e->nvars + 1;
+  /* one block: operands' attributes, data pointers, stride rows */
+  size_t a = sizeof(opnd) * (size_t)nops, b = sizeof(char *) * (size_t)nops;
+  a = (a + 7) / 8 * 8;
+  char *mem = ndp__calloc(1, a + b + sizeof(int64_t[NDP_MAXDIMS]) * (size_t)nops);
+  p->op = (opnd *)(void *)mem;
   p->fns = ndp__calloc((size_t)e->ninsn, sizeof *p->fns);
   p->bfns = ndp__calloc((size_t)e->ninsn, sizeof *p->bfns);
   p->slot = ndp__calloc((size_t)e->nregs, sizeof *p->slot);
   if (!p->op || !p->fns || !p->bfns || !p->slot) return ndp__fail(st, NDP_ENOMEM, "expr: out of memory");
-  for (int i = 0; i < e->nvars; i++)
-    if (e->vars[i].used) set_opnd(&p->op[i], vars[i], p->nd, p->shape);
+  p->data = (char **)(void *)(mem + a);
+  p->strides = (int64_t(*)[NDP_MAXDIMS])(void *)(mem + a + b);
+  ndp__iter_init(&p->it, nops, p->data, p->strides, nd, shape);
+  p->n = p->it.n;
+  p->outer = 1;
+  p->inner = 1;
+  p->L = p->n;
+  if (ax >= 0) {
+    p->L = shape[ax];
+    for (int d = 0; d < ax; d++) p->outer *= shape[d];
+    for (int d = ax + 1; d < nd; d++) p->inner *= shape[d];
+    p->nib = (p->inner + BLK - 1) / BLK;
+  }
+  for (int i = 0; i < e->nvars; i++) {
+    if (!e->vars[i].used) continue;
+    set_opnd(&p->op[1 + i], vars[i]);
+    if ((rc = ndp__iter_operand(&p->it, 1 + i, vars[i], e->vars[i].name, st))) return rc;
+  }
   out_opnd(p, out, ax);
-  simplify(p, e->nvars + 1);
+  /* elementwise: walk in the output's memory order; reductions keep the
+   * C-order flat index their fixed blocks are cut in */
+  ndp__iter_plan(&p->it, e->red ? NDP__ITER_KEEP_ORDER : 0);
+  set_access(p);
   for (int r = 0; r < e->nregs; r++)
     p->slot[r] = e->regs[r].kind == REG_CONST ? -1 : p->nslots++;
   return 0;

@@ -3,14 +3,13 @@
  * on the thread pool.
  *
  * Plan (built once per call, then read-only while threads run):
- *  1. Broadcast the inputs to the output's shape (stride 0 where an input
- *     has extent 1), drop extent-1 dimensions, flip dimensions where the
- *     output's stride is negative, sort dimensions by the output's stride
- *     (largest first) and merge dimensions that are contiguous in every
- *     operand. An F-ordered or transposed array is thus walked in memory
- *     order, and contiguous arrays become one flat run.
+ *  1. The shared iterator (kernels/iter.h) broadcasts the inputs to the
+ *     output's shape, drops extent-1 dimensions, flips dimensions where the
+ *     output's stride is negative, sorts dimensions by the output's stride
+ *     and merges dimensions contiguous in every operand: the walk follows
+ *     the output's memory order, and contiguous arrays are one flat run.
  *  2. Split the flat index space [0, n) into chunks for the pool. A chunk
- *     walks runs along the innermost dimension.
+ *     walks runs along the innermost dimension (ndp__iter_next).
  *  3. A run uses the operands in place when they are contiguous, in native
  *     byte order and already of the loop's dtype (the common case: no
  *     copy at all). Otherwise it goes through per-thread stack buffers of
@@ -27,101 +26,33 @@
 
 #include "core/internal.h"
 #include "kernels/engine_internal.h"
+#include "kernels/iter.h"
 #include "kernels/kernels.h"
 
 #define BLOCK 1024 /* elements per buffered step: 8 KiB per buffer at most */
 
 typedef struct plan {
-  int nops;                    /* inputs + output */
+  int nops;                    /* output + inputs: operand 0 is the output */
   ndp__loop_fn fn;
-  ndp_dtype dt[3];             /* array dtypes; [nops-1] is the output */
-  ndp_dtype kdt[3];            /* kernel dtypes (loop_in[], loop out) */
+  ndp_dtype dt[3];             /* array dtypes */
+  ndp_dtype kdt[3];            /* kernel dtypes (loop out, loop_in[]) */
   int swap[3];
   size_t isz[3], ksz[3];
-  ndp__cast_fn to_kernel[2];   /* dt -> kdt for inputs (NULL: same) */
+  ndp__cast_fn to_kernel[3];   /* dt -> kdt for inputs 1, 2 (NULL: same) */
   ndp__cast_fn from_kernel;    /* kdt -> dt for the output (NULL: same) */
   int direct[3];               /* operand used in place along the inner dim */
-  int ndim;
-  int64_t shape[NDP_MAXDIMS];
+  ndp__iter it;                /* the walk (kernels/iter.h) over data, strides */
   char *data[3];
   int64_t strides[3][NDP_MAXDIMS];
 } plan;
 
 /* ---- planning ------------------------------------------------------------ */
 
-static int broadcast_into(plan *p, int k, const ndp_array *a, const ndp_array *out,
-                          const char *what, ndp_status *st) {
-  int off = out->ndim - a->ndim;
-  if (off < 0)
-    return ndp__fail(st, NDP_ESHAPE, "%s has more dimensions (%d) than the output (%d)",
-                     what, a->ndim, out->ndim);
-  for (int d = 0; d < out->ndim; d++) {
-    int64_t ext = d < off ? 1 : a->shape[d - off];
-    int64_t str = d < off ? 0 : a->strides[d - off];
-    if (ext == out->shape[d]) {
-      p->strides[k][d] = ext == 1 ? 0 : str;
-    } else if (ext == 1) {
-      p->strides[k][d] = 0;
-    } else {
-      return ndp__fail(st, NDP_ESHAPE,
-                       "%s with extent %lld in dimension %d does not broadcast to "
-                       "the output's extent %lld",
-                       what, (long long)ext, d - off, (long long)out->shape[d]);
-    }
-  }
-  p->data[k] = a->data;
-  return 0;
-}
-
-static void simplify(plan *p) {
-  const int o = p->nops - 1;
-  int nd = 0;
-  for (int d = 0; d < p->ndim; d++) { /* drop extent-1 dims */
-    if (p->shape[d] == 1) continue;
-    p->shape[nd] = p->shape[d];
-    for (int k = 0; k < p->nops; k++) p->strides[k][nd] = p->strides[k][d];
-    nd++;
-  }
-  for (int d = 0; d < nd; d++) { /* walk the output forwards */
-    if (p->strides[o][d] >= 0) continue;
-    for (int k = 0; k < p->nops; k++) {
-      p->data[k] += (p->shape[d] - 1) * p->strides[k][d];
-      p->strides[k][d] = -p->strides[k][d];
-    }
-  }
-  for (int i = 1; i < nd; i++) { /* insertion sort: output stride descending */
-    for (int j = i; j > 0 && p->strides[o][j - 1] < p->strides[o][j]; j--) {
-      int64_t t = p->shape[j];
-      p->shape[j] = p->shape[j - 1];
-      p->shape[j - 1] = t;
-      for (int k = 0; k < p->nops; k++) {
-        t = p->strides[k][j];
-        p->strides[k][j] = p->strides[k][j - 1];
-        p->strides[k][j - 1] = t;
-      }
-    }
-  }
-  int m = 0; /* merge d into m when contiguous in every operand */
-  for (int d = 1; d < nd; d++) {
-    int ok = 1;
-    for (int k = 0; k < p->nops; k++)
-      ok &= p->strides[k][m] == p->strides[k][d] * p->shape[d];
-    if (ok) {
-      p->shape[m] *= p->shape[d];
-      for (int k = 0; k < p->nops; k++) p->strides[k][m] = p->strides[k][d];
-    } else {
-      m++;
-      p->shape[m] = p->shape[d];
-      for (int k = 0; k < p->nops; k++) p->strides[k][m] = p->strides[k][d];
-    }
-  }
-  nd = nd ? m + 1 : 0;
-  if (nd == 0) { /* one element */
-    nd = 1;
-    p->shape[0] = 1;
+/* After ndp__iter_plan: which operands runs use in place. */
+static void set_direct(plan *p) {
+  const int nd = p->it.ndim;
+  if (p->it.n == 1) /* one element: the walk has strides 0 */
     for (int k = 0; k < p->nops; k++) p->strides[k][0] = (int64_t)p->isz[k];
-  }
-  p->ndim = nd;
   for (int k = 0; k < p->nops; k++) /* kernels need aligned, packed items */
     p->direct[k] = p->strides[k][nd - 1] == (int64_t)p->isz[k] &&
                    p->dt[k] == p->kdt[k] && !p->swap[k] &&
@@ -212,45 +143,44 @@ static int validate_array(const ndp_array *a, const char *what, ndp_status *st) 
 
 /* ---- execution ----------------------------------------------------------- */
 
-/* One run of m elements along the innermost dimension from pointers ptr[]. */
+/* One run of m elements along the innermost dimension from pointers ptr[]
+ * (ptr[0] the output). */
 static int run(const plan *p, char *const *ptr, int64_t m) {
-  const int nin = p->nops - 1, o = nin;
+  const int nin = p->nops - 1, nd = p->it.ndim;
   _Alignas(64) char raw[3][BLOCK * 8];
   _Alignas(64) char cvt[3][BLOCK * 8];
-  const int all_direct = p->direct[0] && p->direct[o] && (nin < 2 || p->direct[1]);
+  const int all_direct = p->direct[0] && p->direct[1] && (nin < 2 || p->direct[2]);
   if (all_direct) {
-    const char *in[2] = {ptr[0], nin > 1 ? ptr[1] : NULL};
-    return p->fn(in, ptr[o], (size_t)m);
+    const char *in[2] = {ptr[1], nin > 1 ? ptr[2] : NULL};
+    return p->fn(in, ptr[0], (size_t)m);
   }
   for (int64_t done = 0; done < m; done += BLOCK) {
     size_t b = (size_t)(m - done < BLOCK ? m - done : BLOCK);
     const char *in[2] = {NULL, NULL};
-    for (int k = 0; k < nin; k++) {
-      const char *src = ptr[k] + done * p->strides[k][p->ndim - 1];
+    for (int k = 1; k <= nin; k++) {
+      const char *src = ptr[k] + done * p->strides[k][nd - 1];
       if (p->direct[k]) {
-        in[k] = src;
+        in[k - 1] = src;
         continue;
       }
-      ndp__gather(src, (ptrdiff_t)p->strides[k][p->ndim - 1], p->isz[k], p->swap[k],
-                  raw[k], b);
+      ndp__gather(src, (ptrdiff_t)p->strides[k][nd - 1], p->isz[k], p->swap[k], raw[k], b);
       if (p->to_kernel[k]) {
         p->to_kernel[k](raw[k], cvt[k], b);
-        in[k] = cvt[k];
+        in[k - 1] = cvt[k];
       } else {
-        in[k] = raw[k];
+        in[k - 1] = raw[k];
       }
     }
-    char *dst = ptr[o] + done * p->strides[o][p->ndim - 1];
-    int rc = p->fn(in, p->direct[o] ? dst : raw[o], b);
+    char *dst = ptr[0] + done * p->strides[0][nd - 1];
+    int rc = p->fn(in, p->direct[0] ? dst : raw[0], b);
     if (rc) return rc;
-    if (!p->direct[o]) {
-      const char *res = raw[o];
+    if (!p->direct[0]) {
+      const char *res = raw[0];
       if (p->from_kernel) {
-        p->from_kernel(raw[o], cvt[o], b);
-        res = cvt[o];
+        p->from_kernel(raw[0], cvt[0], b);
+        res = cvt[0];
       }
-      ndp__scatter(res, p->isz[o], p->swap[o], dst,
-                   (ptrdiff_t)p->strides[o][p->ndim - 1], b);
+      ndp__scatter(res, p->isz[0], p->swap[0], dst, (ptrdiff_t)p->strides[0][nd - 1], b);
     }
   }
   return 0;
@@ -258,32 +188,14 @@ static int run(const plan *p, char *const *ptr, int64_t m) {
 
 static int chunk(void *ctx, int64_t begin, int64_t end, int tid) {
   const plan *p = ctx;
-  const int nd = p->ndim;
-  const int64_t inner = p->shape[nd - 1];
-  int64_t idx[NDP_MAXDIMS];
+  ndp__iter_pos c;
+  char *ptr[3];
+  int64_t m;
   (void)tid;
-  int64_t rest = begin / inner, i0 = begin % inner;
-  for (int d = nd - 2; d >= 0; d--) {
-    idx[d] = rest % p->shape[d];
-    rest /= p->shape[d];
-  }
-  int64_t pos = begin;
-  while (pos < end) {
-    char *ptr[3];
-    for (int k = 0; k < p->nops; k++) {
-      char *q = p->data[k] + i0 * p->strides[k][nd - 1];
-      for (int d = 0; d < nd - 1; d++) q += idx[d] * p->strides[k][d];
-      ptr[k] = q;
-    }
-    int64_t m = inner - i0 < end - pos ? inner - i0 : end - pos;
+  ndp__iter_seek(&p->it, begin, end - begin, &c);
+  while ((m = ndp__iter_next(&p->it, &c, 0, p->nops, ptr)) > 0) {
     int rc = run(p, ptr, m);
     if (rc) return rc;
-    pos += m;
-    i0 = 0;
-    for (int d = nd - 2; d >= 0; d--) { /* next row */
-      if (++idx[d] < p->shape[d]) break;
-      idx[d] = 0;
-    }
   }
   return 0;
 }
@@ -309,6 +221,15 @@ static int copy_bool(const char *const *in, char *out, size_t n) {
 /* Output size from which streaming stores pay: the last-level cache. */
 static int64_t nt_threshold(void) { return ndp__llc_bytes(); }
 
+/* Operand k of the plan (0: the output) from array a and kernel dtype kd. */
+static void set_operand(plan *p, int k, const ndp_array *a, ndp_dtype kd) {
+  p->dt[k] = a->dtype;
+  p->kdt[k] = kd;
+  p->swap[k] = (a->flags & NDP_ARRAY_BYTESWAPPED) && ndp_dtype_size(a->dtype) > 1;
+  p->isz[k] = ndp_dtype_size(p->dt[k]);
+  p->ksz[k] = ndp_dtype_size(p->kdt[k]);
+}
+
 static int execute(int nin, const ndp_array *const *in, const ndp_array *out,
                    ndp__loop_fn fn, ndp__loop_fn fn_nt, const ndp_dtype *kdt,
                    int64_t grain,
@@ -317,20 +238,12 @@ static int execute(int nin, const ndp_array *const *in, const ndp_array *out,
   memset(&p, 0, sizeof p);
   p.nops = nin + 1;
   p.fn = fn;
-  p.ndim = out->ndim;
-  memcpy(p.shape, out->shape, sizeof(int64_t) * (size_t)out->ndim);
-  const ndp_array *ops[3] = {in[0], nin > 1 ? in[1] : out, out};
-  ops[nin] = out;
+  ndp__iter_init(&p.it, p.nops, p.data, p.strides, out->ndim, out->shape);
   char *tmp[2] = {NULL, NULL};
   ndp_array copies[2];
   int rc = 0;
-  for (int k = 0; k < p.nops; k++) {
-    p.dt[k] = ops[k]->dtype;
-    p.kdt[k] = kdt[k];
-    p.swap[k] = (ops[k]->flags & NDP_ARRAY_BYTESWAPPED) && ndp_dtype_size(ops[k]->dtype) > 1;
-    p.isz[k] = ndp_dtype_size(p.dt[k]);
-    p.ksz[k] = ndp_dtype_size(p.kdt[k]);
-  }
+  set_operand(&p, 0, out, kdt[nin]);
+  for (int k = 0; k < nin; k++) set_operand(&p, k + 1, in[k], kdt[k]);
   for (int k = 0; k < nin; k++) {
     const ndp_array *a = in[k];
     if (ndp__detach_overlap(a, out, 1, &copies[k], (void **)&tmp[k])) {
@@ -338,22 +251,22 @@ static int execute(int nin, const ndp_array *const *in, const ndp_array *out,
       goto done;
     }
     if (tmp[k]) a = &copies[k]; /* partial overlap: work from a copy */
-    rc = broadcast_into(&p, k, a, out, k == 0 ? "input 0" : "input 1", st);
+    rc = ndp__iter_operand(&p.it, k + 1, a, k == 0 ? "input 0" : "input 1", st);
     if (rc) goto done;
-    if (p.dt[k] != p.kdt[k]) p.to_kernel[k] = ndp__cast(p.dt[k], p.kdt[k]);
+    if (p.dt[k + 1] != p.kdt[k + 1]) p.to_kernel[k + 1] = ndp__cast(p.dt[k + 1], p.kdt[k + 1]);
   }
-  for (int d = 0; d < out->ndim; d++) p.strides[nin][d] = out->strides[d];
-  p.data[nin] = out->data;
-  if (p.dt[nin] != p.kdt[nin]) p.from_kernel = ndp__cast(p.kdt[nin], p.dt[nin]);
-  int64_t n = ndp_array_size(out);
+  ndp__iter_operand(&p.it, 0, out, "output", st); /* its own shape: cannot fail */
+  if (p.dt[0] != p.kdt[0]) p.from_kernel = ndp__cast(p.kdt[0], p.dt[0]);
+  int64_t n = p.it.n;
   if (n == 0) goto done;
   for (int d = 0; d < out->ndim; d++)
     if (out->shape[d] > 1 && out->strides[d] == 0) {
       rc = ndp__fail(st, NDP_EINVAL, "%s: the output has a zero stride in dimension %d", name, d);
       goto done;
     }
-  simplify(&p);
-  if (fn_nt && p.direct[nin] && n * (int64_t)p.isz[nin] >= nt_threshold()) p.fn = fn_nt;
+  ndp__iter_plan(&p.it, 0);
+  set_direct(&p);
+  if (fn_nt && p.direct[0] && n * (int64_t)p.isz[0] >= nt_threshold()) p.fn = fn_nt;
 
   ndp_pf_opts o = {0};
   o.grain = grain;

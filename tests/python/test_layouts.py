@@ -550,3 +550,24 @@ def test_hypothesis_strided_unary(data, dt, name):
     r = getattr(ndpar, name)(v, out=out)
     assert r is out
     assert_same(out, np.asarray(plain).astype(np.float64), name, True, 0)
+
+
+def test_expression_walks_any_out_layout():
+    """The expression VM walks the output in its memory order (the shared
+    iterator's sort): outputs and inputs in 3-d layouts, broadcast and of
+    mixed ndim, large enough for several chunks, against NumPy."""
+    rng = np.random.default_rng(11)
+    a = rng.random((40, 50, 60))
+    b = rng.random(60)
+    c = rng.random((50, 1))
+    want = a * b - c
+    outs = [np.empty((40, 50, 60), order="F"), np.empty((60, 40, 50)).transpose(1, 2, 0),
+            np.empty((40, 50, 60))[::-1, :, ::-1], np.empty((40, 100, 60))[:, ::2],
+            np.empty((40, 50, 60))]
+    ins = [a, np.asfortranarray(a), a[::-1].copy()[::-1], np.ascontiguousarray(a.transpose(2, 1, 0)).T]
+    for x in ins:
+        for out in outs:
+            out[...] = 0
+            r = ndpar.evaluate("x * b - c", out=out)
+            assert r is out
+            np.testing.assert_array_equal(out, want)

@@ -426,6 +426,18 @@ static val boolop(cc *C, ndp__knode *n) {
     t = join(t, ti);
   }
   if (C->err) return bad();
+  int anyg = 0;
+  for (int i = 1; i < n->n; i++) anyg |= guarded(n->list[i]);
+  if (allbool && !anyg) {
+    val acc = cexpr(C, n->list[0]);
+    for (int i = 1; i < n->n && !C->err; i++) {
+      val vi = cexpr(C, n->list[i]);
+      int r = newtmp(C);
+      emit(C, n->op == O_AND ? K_BAND : K_BOR, ST_I, r, acc.reg, vi.reg, -1, n->line);
+      acc = (val){r, t, 0, 0, 0};
+    }
+    return acc;
+  }
   int r = newtmp(C);
   val v0 = cvt(C, cexpr(C, n->list[0]), t, n->line);
   emit(C, K_MOV, storage(t), r, v0.reg, -1, -1, n->line);
@@ -1058,7 +1070,7 @@ static void s_assign(cc *C, ndp__knode *s) {
     }
     for (int i = 0; i < v->n && !C->err; i++) {
       val x = cexpr(C, v->list[i]);
-      if (!x.isconst && C->emit) { /* copy: later targets may overwrite it */
+      if (!x.isconst && C->emit && x.reg < C->first_tmp) { /* a local: later targets may overwrite it */
         int r = newtmp(C);
         emit(C, K_MOV, storage(x.t), r, x.reg, -1, -1, s->line);
         x.reg = r;
@@ -1128,18 +1140,31 @@ static void s_if(cc *C, ndp__knode *s) {
   emit(C, K_BOR, ST_I, 0, mt, 0, -1, s->line);
 }
 
+/* 1 if a continue of this loop (not of a nested one) is in the body */
+static int has_continue(ndp__knode **b, int n) {
+  for (int i = 0; i < n; i++) {
+    if (b[i]->kind == S_CONTINUE) return 1;
+    if (b[i]->kind == S_IF && (has_continue(b[i]->list, b[i]->n) || has_continue(b[i]->list2, b[i]->n2)))
+      return 1;
+  }
+  return 0;
+}
+
 static void loop_body(cc *C, ndp__knode *s, int me) {
   if (C->loops >= NDP__KMAXDEPTH) {
     err(C, NDP_ESYNTAX, s->line, "loops nested too deeply");
     return;
   }
-  int cont = newtmp(C);
+  int hc = has_continue(s->list, s->n);
+  int cont = hc ? newtmp(C) : -1;
   C->cont[++C->loops] = cont;
-  emit(C, K_FILL0, ST_I, cont, -1, -1, -1, s->line);
+  if (hc) emit(C, K_FILL0, ST_I, cont, -1, -1, -1, s->line);
   stmts(C, s->list, s->n);
   C->loops--;
-  emit(C, K_BOR, ST_I, 0, 0, cont, -1, s->line);
-  emit(C, K_FILL0, ST_I, cont, -1, -1, -1, s->line);
+  if (hc) {
+    emit(C, K_BOR, ST_I, 0, 0, cont, -1, s->line);
+    emit(C, K_FILL0, ST_I, cont, -1, -1, -1, s->line);
+  }
   (void)me;
 }
 

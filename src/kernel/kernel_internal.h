@@ -23,7 +23,7 @@
 #include "ndpar.h"
 #include "ndpar/kernel.h"
 
-#define NDP__KB 256            /* lanes per register */
+#define NDP__KB 64            /* lanes per register */
 #define NDP__KMAXDEPTH 64      /* nesting of expressions/statements */
 #define NDP__KMAXNODES 200000
 #define NDP__KMAXREGS 4096

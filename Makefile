@@ -69,7 +69,7 @@ FUZZ_SECONDS ?= 20
 FUZZ_SEED ?= 1
 FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Iinclude -Isrc
 fuzz test-fuzz: setup
-	@mkdir -p build-fuzz/corpus-npy build-fuzz/corpus-expr build-fuzz/corpus-shm
+	@mkdir -p build-fuzz/corpus-npy build-fuzz/corpus-expr build-fuzz/corpus-shm build-fuzz/corpus-kernel
 	clang $(FUZZ_CFLAGS) fuzz/fuzz_npy_header.c src/io/npy.c src/core/errors.c \
 	  src/core/alloc.c src/core/array.c -o build-fuzz/fuzz_npy_header
 	build-fuzz/fuzz_npy_header -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -timeout=5 \
@@ -82,6 +82,10 @@ fuzz test-fuzz: setup
 	  -lm -lpthread -o build-fuzz/fuzz_shm_header
 	build-fuzz/fuzz_shm_header -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -timeout=5 \
 	  build-fuzz/corpus-shm fuzz/corpus/shm_header
+	clang $(FUZZ_CFLAGS) fuzz/fuzz_kernel.c src/kernel/*.c src/kernel/ref/vm_ref.c src/kernels/*.c \
+	  src/kernels/ref/loops_ref.c src/core/*.c src/pool/*.c -lm -lpthread -o build-fuzz/fuzz_kernel
+	build-fuzz/fuzz_kernel -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -timeout=5 -rss_limit_mb=4096 \
+	  build-fuzz/corpus-kernel fuzz/corpus/kernel
 
 test-py: install
 	cd tests && $(VPY) -m pytest -q -p no:cacheprovider python cli

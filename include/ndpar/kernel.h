@@ -96,9 +96,11 @@ int ndp_kernel_nargs(const ndp_kernel *k);
 /* Runs the kernel. args: nargs borrowed arrays; an argument's last
  * core_ndim dimensions are its core, the leading ones are loop dimensions,
  * broadcast together (NumPy's rules) into the loop shape. Outputs must
- * have exactly the loop shape in front of their core. out: for a kernel
- * with a result, an array of the loop shape (any dtype the result casts to
- * under 'same_kind'); NULL otherwise. Outputs must not overlap inputs
+ * have exactly the loop shape in front of their core, and a dtype the
+ * stored values cast to under 'same_kind' (or, for int values, any
+ * integer dtype: they wrap). out: for a kernel with a result, an array of
+ * the loop shape (any dtype the result casts to under 'same_kind'); NULL
+ * otherwise. Outputs must not overlap inputs
  * except exactly (each lane reads its own elements before writing).
  * Results are the same bits for any thread count.
  * Returns 0 or NDP_ESHAPE, NDP_ETYPE, NDP_EINVAL, NDP_EDOMAIN (integer

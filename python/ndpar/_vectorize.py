@@ -179,6 +179,12 @@ class Vectorized(_Base):
         return o[()] if o.ndim == 0 else o
 
 
+def _can_store(src, dst):
+    """Element writes out[j] = v: NumPy's 'same_kind', and ints into any
+    integer dtype (wrapping, as a C cast)."""
+    return np.can_cast(src, dst, "same_kind") or (src.kind in "iub" and dst.kind in "iu")
+
+
 _LAYOUT = re.compile(r"\s*\(([^()]*)\)\s*")
 
 
@@ -273,9 +279,9 @@ class GUVectorized(_Base):
                 if o.shape != loop + cshape:
                     raise ValueError(f"ndpar: output {j} has shape {o.shape}, expected "
                                      f"{loop + cshape}")
-                if not np.can_cast(want, o.dtype, "same_kind"):
+                if not _can_store(want, o.dtype):
                     raise TypeError(f"ndpar: cannot store {want} values in output {j} of dtype "
-                                    f"{o.dtype} (casting='same_kind')")
+                                    f"{o.dtype} (casting='same_kind', ints to any int dtype)")
                 if o.dtype.name not in _SUPPORTED or not o.dtype.isnative:
                     raise TypeError(f"ndpar: output {j} has unsupported dtype {o.dtype}")
             outs.append(o)

@@ -26,6 +26,7 @@
 #define NDP__KB 64            /* lanes per register */
 #define NDP__KMAXDEPTH 64      /* nesting of expressions/statements */
 #define NDP__KMAXNODES 200000
+#define NDP__KMAXHEIGHT 200    /* expression tree height (the compiler recurses) */
 #define NDP__KMAXREGS 4096
 #define NDP__KMAXARGS 64
 #define NDP__KMAXSRC (1 << 22)
@@ -49,6 +50,7 @@ enum {
 
 typedef struct ndp__knode {
   int kind, op, line;
+  int depth;                  /* height of the expression tree */
   int64_t ival;
   double fval;
   const char *name;           /* NUL-terminated, in the arena */

@@ -458,6 +458,25 @@ static ndp__knode **nl_done(parser *P, nlist *l, int *n) {
 static ndp__knode *expr(parser *P);
 static ndp__knode *or_test(parser *P);
 
+/* Sets n's height from its children; refuses trees the compiler could not
+ * walk without deep recursion. Returns n or NULL. */
+static ndp__knode *height(parser *P, ndp__knode *n) {
+  if (!n || P->err) return NULL;
+  int h = 0;
+  ndp__knode *k[3] = {n->a, n->b, n->c};
+  for (int i = 0; i < 3; i++)
+    if (k[i] && k[i]->depth > h) h = k[i]->depth;
+  for (int i = 0; i < n->n; i++)
+    if (n->list[i] && n->list[i]->depth > h) h = n->list[i]->depth;
+  n->depth = h + 1;
+  if (n->depth > NDP__KMAXHEIGHT) {
+    fail(P, NDP_ESYNTAX, n->line, "expression too deeply nested (more than %d levels)",
+         NDP__KMAXHEIGHT);
+    return NULL;
+  }
+  return n;
+}
+
 static int enter(parser *P) {
   if (++P->depth > NDP__KMAXDEPTH)
     return fail(P, NDP_ESYNTAX, CUR(P)->line, "too deeply nested (more than %d levels)",
@@ -499,7 +518,7 @@ static ndp__knode *call_args(parser *P, ndp__knode *fn, int line) {
   }
   c->list = nl_done(P, &l, &c->n);
   if (expect_op(P, ")")) return NULL;
-  return c;
+  return height(P, c);
 }
 
 static ndp__knode *atom(parser *P) {
@@ -560,7 +579,7 @@ static ndp__knode *atom(parser *P) {
       }
       if (tup) tup->list = nl_done(P, &l, &tup->n);
       else nl_done(P, &l, &l.n);
-      n = tup;
+      n = height(P, tup);
     }
     if (expect_op(P, ")")) return NULL;
   } else if (is_op(P, "[")) {
@@ -591,7 +610,7 @@ static ndp__knode *atom(parser *P) {
       at->a = n;
       at->name = intern(P, a);
       P->i++;
-      n = at;
+      n = height(P, at);
     } else if (is_op(P, "[")) {
       int l0 = CUR(P)->line;
       P->i++;
@@ -617,7 +636,7 @@ static ndp__knode *atom(parser *P) {
       }
       s->list = nl_done(P, &l, &s->n);
       if (expect_op(P, "]")) return NULL;
-      n = s;
+      n = height(P, s);
     } else {
       break;
     }
@@ -641,7 +660,7 @@ static ndp__knode *power(parser *P) {
     n->op = O_POW;
     n->a = a;
     n->b = b;
-    return n;
+    return height(P, n);
   }
   return a;
 }
@@ -666,7 +685,7 @@ static ndp__knode *unary(parser *P) {
   if (!n) return NULL;
   n->op = op;
   n->a = a;
-  return n;
+  return height(P, n);
 }
 
 typedef struct binlevel {
@@ -702,7 +721,7 @@ static ndp__knode *binary(parser *P, int lvl) {
     n->op = op;
     n->a = a;
     n->b = b;
-    a = n;
+    a = height(P, n);
   }
   P->depth--;
   return a;
@@ -757,7 +776,7 @@ static ndp__knode *comparison(parser *P) {
     return NULL;
   }
   memcpy(n->ops, ops, sizeof(int) * (size_t)no);
-  return n;
+  return height(P, n);
 }
 
 static ndp__knode *not_test(parser *P) {
@@ -771,7 +790,7 @@ static ndp__knode *not_test(parser *P) {
     if (!n || !a) return NULL;
     n->op = O_NOT;
     n->a = a;
-    return n;
+    return height(P, n);
   }
   return comparison(P);
 }
@@ -793,7 +812,7 @@ static ndp__knode *boolop(parser *P, int op) {
     nl_push(P, &l, b);
   }
   n->list = nl_done(P, &l, &n->n);
-  return P->err ? NULL : n;
+  return P->err ? NULL : height(P, n);
 }
 
 static ndp__knode *or_test(parser *P) { return boolop(P, O_OR); }
@@ -818,7 +837,7 @@ static ndp__knode *expr(parser *P) {
     n->a = c;
     n->b = a;
     n->c = b;
-    a = n;
+    a = height(P, n);
   }
   P->depth--;
   return P->err ? NULL : a;
@@ -842,7 +861,7 @@ static ndp__knode *exprlist(parser *P) {
     nl_push(P, &l, b);
   }
   t->list = nl_done(P, &l, &t->n);
-  return P->err ? NULL : t;
+  return P->err ? NULL : height(P, t);
 }
 
 static ndp__knode **suite(parser *P, int *n);

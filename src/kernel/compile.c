@@ -73,6 +73,7 @@ typedef struct cc {
   int gu;             /* has output parameters */
   const char *fname;
   ty out_t[NDP__KMAXARGS];
+  int single_use;     /* the value being assigned has one target */
 } cc;
 
 static const ty T_BOOL = {TY_BOOL, 0}, T_INT = {TY_INT, 0}, T_F64 = {TY_F64, 0};
@@ -161,6 +162,49 @@ static int emit(cc *C, int op, int st, int d, int a, int b, int c, int line) {
   in->c = c;
   in->line = line;
   return C->ncode++;
+}
+
+/* Fusions with the instruction just emitted, whose result is a temporary
+ * read only by the instruction being emitted (expression temporaries are
+ * single-use): two roundings as before, one pass over the block fewer. */
+static int last_is(cc *C, int op, int st, int reg) {
+  if (!C->emit || C->err || C->ncode == 0 || reg < C->first_tmp || reg >= CONST_BASE) return 0;
+  const ndp__kins *l = &C->code[C->ncode - 1];
+  return l->op == op && l->st == st && l->d == reg && l->a != reg && l->b != reg;
+}
+
+/* d = a + b / a - b, fusing a product just computed into one of them */
+static int fuse_addsub(cc *C, int op, int st, int d, int a, int b) {
+  if (st == ST_I) return 0;
+  ndp__kins *l = C->emit && C->ncode ? &C->code[C->ncode - 1] : NULL;
+  if (last_is(C, K_MUL, st, b) && a != b) { /* a + x*y, a - x*y */
+    l->op = op == K_ADD ? K_MULADD : K_RMULSUB;
+    l->c = a;
+    l->d = d;
+    return 1;
+  }
+  if (last_is(C, K_MUL, st, a) && a != b) { /* x*y + b, x*y - b */
+    l->op = op == K_ADD ? K_MULADD : K_MULSUB;
+    l->c = b;
+    l->d = d;
+    return 1;
+  }
+  return 0;
+}
+
+/* d = a & b, fusing a comparison just computed */
+static int fuse_band(cc *C, int d, int a, int b) {
+  ndp__kins *l = C->emit && C->ncode ? &C->code[C->ncode - 1] : NULL;
+  int other;
+  if (!l || l->op < K_EQ || l->op > K_GE) return 0;
+  if (last_is(C, l->op, l->st, b) && a != b) other = a;
+  else if (last_is(C, l->op, l->st, a) && a != b) other = b;
+  else return 0;
+  l->aux = (int16_t)(l->op - K_EQ);
+  l->op = K_CMPAND;
+  l->c = other;
+  l->d = d;
+  return 1;
 }
 
 static int newtmp(cc *C) {
@@ -360,7 +404,7 @@ static val binop(cc *C, int op, val a, val b, int line) {
                                                    : promote(a.t, b.t);
     int r = newtmp(C);
     int kop = op == O_BAND ? K_BAND : op == O_BOR ? K_BOR : K_BXOR;
-    emit(C, kop, ST_I, r, a.reg, b.reg, -1, line);
+    if (!(kop == K_BAND && fuse_band(C, r, a.reg, b.reg))) emit(C, kop, ST_I, r, a.reg, b.reg, -1, line);
     return (val){r, t, 0, 0, 0};
   }
   ty t = promote(a.t, b.t);
@@ -376,8 +420,12 @@ static val binop(cc *C, int op, val a, val b, int line) {
   val x = cvt(C, a, t, line), y = cvt(C, b, t, line);
   int r = newtmp(C), s = storage(t);
   switch (op) {
-  case O_ADD: emit(C, K_ADD, s, r, x.reg, y.reg, -1, line); break;
-  case O_SUB: emit(C, K_SUB, s, r, x.reg, y.reg, -1, line); break;
+  case O_ADD:
+    if (!fuse_addsub(C, K_ADD, s, r, x.reg, y.reg)) emit(C, K_ADD, s, r, x.reg, y.reg, -1, line);
+    break;
+  case O_SUB:
+    if (!fuse_addsub(C, K_SUB, s, r, x.reg, y.reg)) emit(C, K_SUB, s, r, x.reg, y.reg, -1, line);
+    break;
   case O_MUL: emit(C, K_MUL, s, r, x.reg, y.reg, -1, line); break;
   case O_DIV: emit(C, K_DIV, s, r, x.reg, y.reg, -1, line); break;
   case O_FLOORDIV: emit(C, K_FLOORDIV, s, r, x.reg, y.reg, 0, line); break;
@@ -433,7 +481,8 @@ static val boolop(cc *C, ndp__knode *n) {
     for (int i = 1; i < n->n && !C->err; i++) {
       val vi = cexpr(C, n->list[i]);
       int r = newtmp(C);
-      emit(C, n->op == O_AND ? K_BAND : K_BOR, ST_I, r, acc.reg, vi.reg, -1, n->line);
+      if (!(n->op == O_AND && fuse_band(C, r, acc.reg, vi.reg)))
+        emit(C, n->op == O_AND ? K_BAND : K_BOR, ST_I, r, acc.reg, vi.reg, -1, n->line);
       acc = (val){r, t, 0, 0, 0};
     }
     return acc;
@@ -953,7 +1002,7 @@ static val cexpr(cc *C, ndp__knode *n) {
       if (i == 0) acc = c;
       else {
         int r = newtmp(C);
-        emit(C, K_BAND, ST_I, r, acc.reg, c.reg, -1, n->line);
+        if (!fuse_band(C, r, acc.reg, c.reg)) emit(C, K_BAND, ST_I, r, acc.reg, c.reg, -1, n->line);
         acc.reg = r;
       }
       prev = nxt;
@@ -985,7 +1034,27 @@ static void set_local(cc *C, sym *s, val v, int line) {
   }
   if (!C->emit) return;
   val x = cvt(C, v, s->t, line);
-  emit(C, K_MOVM, storage(s->t), s->reg, x.reg, -1, 0, line);
+  int st = storage(s->t);
+  if (C->single_use && st != ST_I) {
+    ndp__kins *l = C->ncode ? &C->code[C->ncode - 1] : NULL;
+    if ((last_is(C, K_ADD, st, x.reg) || last_is(C, K_SUB, st, x.reg) ||
+         last_is(C, K_MUL, st, x.reg))) {
+      l->aux = l->op;
+      l->op = K_OPM;
+      l->c = 0;
+      l->d = s->reg;
+      return;
+    }
+  }
+  if (C->single_use && st == ST_I && (last_is(C, K_ADD, st, x.reg) || last_is(C, K_SUB, st, x.reg))) {
+    ndp__kins *l = &C->code[C->ncode - 1];
+    l->aux = l->op;
+    l->op = K_OPM;
+    l->c = 0;
+    l->d = s->reg;
+    return;
+  }
+  emit(C, K_MOVM, st, s->reg, x.reg, -1, 0, line);
 }
 
 static void assign(cc *C, ndp__knode *t, val v, int line) {
@@ -1082,7 +1151,9 @@ static void s_assign(cc *C, ndp__knode *s) {
     return;
   }
   val x = cexpr(C, v);
+  C->single_use = s->n == 1;
   for (int k = 0; k < s->n && !C->err; k++) assign(C, s->list[k], x, s->line);
+  C->single_use = 0;
 }
 
 static void s_return(cc *C, ndp__knode *s) {
@@ -1174,7 +1245,7 @@ static void s_while(cc *C, ndp__knode *s) {
   int top = C->ncode;
   int mark = C->tmp;
   val c = truth(C, cexpr(C, s->a), s->line);
-  emit(C, K_BAND, ST_I, 0, 0, c.reg, -1, s->line);
+  if (!fuse_band(C, 0, 0, c.reg)) emit(C, K_BAND, ST_I, 0, 0, c.reg, -1, s->line);
   int jz = emit(C, K_JZ, ST_I, -1, 0, -1, -1, s->line);
   C->tmp = mark;
   loop_body(C, s, me);
@@ -1227,7 +1298,7 @@ static void s_for(cc *C, ndp__knode *s) {
     emit(C, step.ci > 0 ? K_LT : K_GT, ST_I, c, cur, stp, -1, s->line);
   else
     emit(C, K_RANGECOND, ST_I, c, cur, inc, stp, s->line);
-  emit(C, K_BAND, ST_I, 0, 0, c, -1, s->line);
+  if (!fuse_band(C, 0, 0, c)) emit(C, K_BAND, ST_I, 0, 0, c, -1, s->line);
   int jz = emit(C, K_JZ, ST_I, -1, 0, -1, -1, s->line);
   sym *lv = find(C, s->a->name);
   if (lv && lv->kind == SYM_ARRAY) {
@@ -1260,7 +1331,10 @@ static void stmt(cc *C, ndp__knode *s) {
     val cur = cexpr(C, s->a);
     val v = cexpr(C, s->b);
     if (C->err) break;
-    assign(C, s->a, binop(C, s->op, cur, v, s->line), s->line);
+    val r = binop(C, s->op, cur, v, s->line);
+    C->single_use = 1;
+    assign(C, s->a, r, s->line);
+    C->single_use = 0;
     break;
   }
   case S_IF: s_if(C, s); break;

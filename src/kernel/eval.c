@@ -71,6 +71,9 @@ static void offsets(const kjob *j, char *regs, int64_t l0, int n) {
     cur[a] = 0;
     for (int d = 0; d < j->nd; d++) cur[a] += idx[d] * j->lstride[a][d];
   }
+  for (int a = 0; a < j->nio; a++) /* lanes past n: the first lane's element */
+    for (int i = n; i < NDP__KB; i++)
+      ((int64_t *)(regs + (size_t)k->off_reg[a] * NDP__KB * 8))[i] = cur[a];
   for (int i = 0; i < n; i++) {
     for (int a = 0; a < j->nio; a++)
       ((int64_t *)(regs + (size_t)k->off_reg[a] * NDP__KB * 8))[i] = cur[a];
@@ -164,8 +167,8 @@ static int chunk(void *ctx, int64_t begin, int64_t end, int tid) {
     f.n = n;
     offsets(j, regs, l0, n);
     int64_t *m = (int64_t *)regs;
-    for (int i = 0; i < n; i++) m[i] = 1;
-    memset(regs + rb, 0, (size_t)n * 8);
+    for (int i = 0; i < NDP__KB; i++) m[i] = i < n;
+    memset(regs + rb, 0, rb);
     for (int r = k->first_local; r < k->first_tmp; r++) memset(regs + (size_t)r * rb, 0, rb);
     rc = j->run(k, &f);
     if (rc) break;

@@ -96,7 +96,8 @@ enum { ST_I = 0, ST_D = 1, ST_F = 2 };
   XX(SEL) XX(MOVM) XX(FILL0) XX(RANGECOND) XX(CHKSTEP)                             \
   XX(CALL1) XX(CALL2)                                                              \
   XX(LOADARG) XX(LOAD) XX(STORE) XX(DIM)                                           \
-  XX(JMP) XX(JZ) XX(CHECK) XX(END)
+  XX(JMP) XX(JZ) XX(CHECK) XX(END)                                                 \
+  XX(MULADD) XX(MULSUB) XX(RMULSUB) XX(CMPAND) XX(OPM)
 
 enum {
 #define NDP__XX(x) K_##x,

@@ -21,7 +21,10 @@
 #define RD(r) ((double *)(f->regs + (size_t)(r) * KB_BYTES))
 #define RF(r) ((float *)(f->regs + (size_t)(r) * KB_BYTES))
 
-#define LOOP for (int i = 0; i < n; i++)
+/* every instruction runs the whole block (a constant trip count the
+ * compiler unrolls); lanes past n are inactive (M = 0) and read the first
+ * lane's elements, so they never fault */
+#define LOOP for (int i = 0; i < NDP__KB; i++)
 
 /* d = EXPR over a, b for each storage type */
 #define BIN(EI, ED, EF)                                                       \
@@ -133,6 +136,7 @@ static int kfail(ndp__kframe *f, int code, int line, const char *msg) {
 }
 
 static int any(const int64_t *m, int n) {
+  (void)n;
   int64_t acc = 0;
   LOOP acc |= m[i];
   return acc != 0;
@@ -157,6 +161,7 @@ static int any(const int64_t *m, int n) {
 
 static void load_lanes(ndp__kframe *f, int dreg, int st, ndp_dtype dt, const char *base,
                        const int64_t *addr, int n) {
+  (void)n;
   switch (dt) {
   case NDP_BOOL: {
     int64_t *o = RI(dreg);
@@ -197,6 +202,7 @@ static void load_lanes(ndp__kframe *f, int dreg, int st, ndp_dtype dt, const cha
 
 static void store_lanes(ndp__kframe *f, int vreg, int st, ndp_dtype dt, char *base,
                         const int64_t *addr, const int64_t *m, int n) {
+  (void)n;
   switch (dt) {
   case NDP_BOOL: {
     if (st == ST_I) {
@@ -270,7 +276,7 @@ static int run_call(ndp__kframe *f, const ndp__kins *in, int nin) {
   ndp__loop_fn fn = f->kt->fn[in->aux][dt];
   if (!fn) return kfail(f, NDP_ETYPE, in->line, "no kernel for this function and type");
   const char *args[2] = {(const char *)RI(in->a), nin > 1 ? (const char *)RI(in->b) : NULL};
-  int rc = fn(args, (char *)RI(in->d), (size_t)f->n);
+  int rc = fn(args, (char *)RI(in->d), (size_t)NDP__KB);
   if (rc) return kfail(f, rc, in->line, "function failed");
   return 0;
 }
@@ -381,7 +387,7 @@ int NDP_KVM_NAME(const ndp_kernel *k, ndp__kframe *f) {
       }
     } break;
     case K_MOV:
-      if (in->d != in->a) memcpy(RI(in->d), RI(in->a), (size_t)n * 8);
+      if (in->d != in->a) memcpy(RI(in->d), RI(in->a), KB_BYTES);
       break;
     case K_I2D: {
       double *d = RD(in->d);
@@ -445,7 +451,7 @@ int NDP_KVM_NAME(const ndp_kernel *k, ndp__kframe *f) {
         LOOP d[i] = m[i] ? a[i] : d[i];
       }
     } break;
-    case K_FILL0: memset(RI(in->d), 0, (size_t)n * 8); break;
+    case K_FILL0: memset(RI(in->d), 0, KB_BYTES); break;
     case K_RANGECOND: {
       int64_t *d = RI(in->d);
       const int64_t *a = RI(in->a), *b = RI(in->b), *c = RI(in->c);
@@ -470,7 +476,7 @@ int NDP_KVM_NAME(const ndp_kernel *k, ndp__kframe *f) {
     case K_LOAD:
       rc = elem_addr(f, k, in, addr);
       if (rc < 0) return rc;
-      if (rc == 1) memset(RI(in->d), 0, (size_t)n * 8);
+      if (rc == 1) memset(RI(in->d), 0, KB_BYTES);
       else load_lanes(f, in->d, in->st, f->dtype[in->aux], f->data[in->aux], addr, n);
       break;
     case K_STORE:
@@ -496,11 +502,88 @@ int NDP_KVM_NAME(const ndp_kernel *k, ndp__kframe *f) {
           return ndp__fail(f->st, NDP_ECANCELED, "kernel: cancelled");
       }
       break;
+    case K_MULADD: {
+      if (in->st == ST_D) {
+        double *d = RD(in->d);
+        const double *a = RD(in->a), *b = RD(in->b), *c = RD(in->c);
+        LOOP { double t = a[i] * b[i]; d[i] = t + c[i]; }
+      } else {
+        float *d = RF(in->d);
+        const float *a = RF(in->a), *b = RF(in->b), *c = RF(in->c);
+        LOOP { float t = a[i] * b[i]; d[i] = t + c[i]; }
+      }
+    } break;
+    case K_MULSUB: {
+      if (in->st == ST_D) {
+        double *d = RD(in->d);
+        const double *a = RD(in->a), *b = RD(in->b), *c = RD(in->c);
+        LOOP { double t = a[i] * b[i]; d[i] = t - c[i]; }
+      } else {
+        float *d = RF(in->d);
+        const float *a = RF(in->a), *b = RF(in->b), *c = RF(in->c);
+        LOOP { float t = a[i] * b[i]; d[i] = t - c[i]; }
+      }
+    } break;
+    case K_RMULSUB: {
+      if (in->st == ST_D) {
+        double *d = RD(in->d);
+        const double *a = RD(in->a), *b = RD(in->b), *c = RD(in->c);
+        LOOP { double t = a[i] * b[i]; d[i] = c[i] - t; }
+      } else {
+        float *d = RF(in->d);
+        const float *a = RF(in->a), *b = RF(in->b), *c = RF(in->c);
+        LOOP { float t = a[i] * b[i]; d[i] = c[i] - t; }
+      }
+    } break;
+    case K_CMPAND: {
+      int64_t *d = RI(in->d);
+      const int64_t *c = RI(in->c);
+#define CMPA(T, R, OP)                                                        \
+  {                                                                           \
+    const T *a = R(in->a), *b = R(in->b);                                     \
+    LOOP d[i] = c[i] & (int64_t)(a[i] OP b[i]);                               \
+  }
+#define CMPS(OP)                                                              \
+  if (in->st == ST_I) CMPA(int64_t, RI, OP)                                   \
+  else if (in->st == ST_D) CMPA(double, RD, OP)                               \
+  else CMPA(float, RF, OP)
+      switch (in->aux) {
+      case 0: CMPS(==) break;
+      case 1: CMPS(!=) break;
+      case 2: CMPS(<) break;
+      case 3: CMPS(<=) break;
+      case 4: CMPS(>) break;
+      default: CMPS(>=) break;
+      }
+#undef CMPS
+#undef CMPA
+    } break;
+    case K_OPM: {
+      const int64_t *m = RI(in->c);
+      if (in->st == ST_I) {
+        int64_t *d = RI(in->d);
+        const int64_t *a = RI(in->a), *b = RI(in->b);
+        if (in->aux == K_ADD) LOOP d[i] = m[i] ? (int64_t)(U64(a[i]) + U64(b[i])) : d[i];
+        else LOOP d[i] = m[i] ? (int64_t)(U64(a[i]) - U64(b[i])) : d[i];
+      } else if (in->st == ST_D) {
+        double *d = RD(in->d);
+        const double *a = RD(in->a), *b = RD(in->b);
+        if (in->aux == K_ADD) LOOP d[i] = m[i] ? a[i] + b[i] : d[i];
+        else if (in->aux == K_SUB) LOOP d[i] = m[i] ? a[i] - b[i] : d[i];
+        else LOOP d[i] = m[i] ? a[i] * b[i] : d[i];
+      } else {
+        float *d = RF(in->d);
+        const float *a = RF(in->a), *b = RF(in->b);
+        if (in->aux == K_ADD) LOOP d[i] = m[i] ? a[i] + b[i] : d[i];
+        else if (in->aux == K_SUB) LOOP d[i] = m[i] ? a[i] - b[i] : d[i];
+        else LOOP d[i] = m[i] ? a[i] * b[i] : d[i];
+      }
+    } break;
     case K_END:
       if (k->has_result) {
         const int64_t *r = RI(1);
         int64_t miss = 0;
-        LOOP miss |= !r[i];
+        for (int i = 0; i < n; i++) miss |= !r[i];
         if (miss)
           return ndp__kfail(f->st, NDP_EUSER, in->line,
                             "%s() reached its end without a return for some element (Python "

@@ -74,6 +74,7 @@ typedef struct cc {
   const char *fname;
   ty out_t[NDP__KMAXARGS];
   int single_use;     /* the value being assigned has one target */
+  int mask;           /* mask register of assignments (0: M; else an if-converted side) */
 } cc;
 
 static const ty T_BOOL = {TY_BOOL, 0}, T_INT = {TY_INT, 0}, T_F64 = {TY_F64, 0};
@@ -1041,7 +1042,7 @@ static void set_local(cc *C, sym *s, val v, int line) {
          last_is(C, K_MUL, st, x.reg))) {
       l->aux = l->op;
       l->op = K_OPM;
-      l->c = 0;
+      l->c = C->mask;
       l->d = s->reg;
       return;
     }
@@ -1050,11 +1051,11 @@ static void set_local(cc *C, sym *s, val v, int line) {
     ndp__kins *l = &C->code[C->ncode - 1];
     l->aux = l->op;
     l->op = K_OPM;
-    l->c = 0;
+    l->c = C->mask;
     l->d = s->reg;
     return;
   }
-  emit(C, K_MOVM, st, s->reg, x.reg, -1, 0, line);
+  emit(C, K_MOVM, st, s->reg, x.reg, -1, C->mask, line);
 }
 
 static void assign(cc *C, ndp__knode *t, val v, int line) {
@@ -1103,7 +1104,7 @@ static void assign(cc *C, ndp__knode *t, val v, int line) {
     }
     ty et = elem_ty(C, s);
     val x = cvt(C, v, et, line);
-    int i = emit(C, K_STORE, storage(et), -1, i0, i1, 0, line);
+    int i = emit(C, K_STORE, storage(et), -1, i0, i1, C->mask, line);
     if (i >= 0) {
       C->code[i].aux = (int16_t)s->arg;
       C->code[i].imm = x.reg;
@@ -1191,9 +1192,39 @@ static void s_return(cc *C, ndp__knode *s) {
   emit(C, K_FILL0, ST_I, 0, -1, -1, -1, s->line);
 }
 
+/* 1 if a side is only assignments of values that cannot fail to locals
+ * (no control flow, no stores, no indexing): it can run on every lane
+ * with its writes masked, with no jump */
+static int simple_side(ndp__knode **b, int n) {
+  if (n > 4) return 0;
+  for (int i = 0; i < n; i++) {
+    ndp__knode *s = b[i];
+    if (s->kind == S_PASS) continue;
+    if (s->kind != S_ASSIGN && s->kind != S_AUG) return 0;
+    if (s->kind == S_ASSIGN && (s->n != 1 || s->list[0]->kind != N_NAME)) return 0;
+    if (s->kind == S_AUG && (s->a->kind != N_NAME || s->op == O_FLOORDIV || s->op == O_MOD ||
+                             s->op == O_POW))
+      return 0;
+    if (guarded(s->b)) return 0;
+  }
+  return 1;
+}
+
 static void s_if(cc *C, ndp__knode *s) {
   val c = truth(C, cexpr(C, s->a), s->line);
   if (C->err) return;
+  if (C->mask == 0 && simple_side(s->list, s->n) && simple_side(s->list2, s->n2)) {
+    int mt = newtmp(C);
+    if (s->n2 || !fuse_band(C, mt, 0, c.reg)) emit(C, K_BAND, ST_I, mt, 0, c.reg, -1, s->line);
+    C->mask = mt;
+    stmts(C, s->list, s->n);
+    if (s->n2) {
+      emit(C, K_ANDNOT, ST_I, mt, 0, c.reg, -1, s->line);
+      stmts(C, s->list2, s->n2);
+    }
+    C->mask = 0;
+    return;
+  }
   int ms = newtmp(C);
   emit(C, K_MOV, ST_I, ms, 0, -1, -1, s->line);
   emit(C, K_BAND, ST_I, 0, ms, c.reg, -1, s->line);

@@ -297,12 +297,9 @@ int ndp_kernel_eval(const ndp_kernel *k, const ndp_array *const *args, const ndp
     }
   }
   if (nl == 0) goto done;
-  /* block size: from the lane count only (so any thread count gives the
-   * same blocks); small loops still split into about 64 blocks */
-  int64_t B = (nl + 63) / 64;
-  B = (B + 7) / 8 * 8;
-  if (B > NDP__KB) B = NDP__KB;
-  if (B < 8) B = 8;
+  /* blocks of NDP__KB lanes (every instruction runs a whole block), the
+   * same for any thread count */
+  int64_t B = NDP__KB;
   j->B = B;
   ndp_isa isa = ndp_get_isa();
   j->kt = ndp__ktable_for(isa);

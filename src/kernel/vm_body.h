@@ -203,6 +203,18 @@ static void load_lanes(ndp__kframe *f, int dreg, int st, ndp_dtype dt, const cha
 static void store_lanes(ndp__kframe *f, int vreg, int st, ndp_dtype dt, char *base,
                         const int64_t *addr, const int64_t *m, int n) {
   (void)n;
+  int64_t all = 1;
+  LOOP all &= m[i];
+  if (all && st == ST_D && dt == NDP_FLOAT64) {
+    const double *v = RD(vreg);
+    LOOP *(double *)(base + addr[i]) = v[i];
+    return;
+  }
+  if (all && st == ST_I && dt == NDP_INT64) {
+    const int64_t *v = RI(vreg);
+    LOOP *(int64_t *)(base + addr[i]) = v[i];
+    return;
+  }
   switch (dt) {
   case NDP_BOOL: {
     if (st == ST_I) {
@@ -245,11 +257,29 @@ static int elem_addr(ndp__kframe *f, const ndp_kernel *k, const ndp__kins *in, i
       LOOP addr[i] = off[i];
       return 1; /* nothing valid to read */
     }
-    LOOP {
-      int64_t j = j0[i] < 0 ? j0[i] + len0 : j0[i];
-      int64_t ok = (uint64_t)j < (uint64_t)len0;
-      bad |= m[i] & !ok;
-      addr[i] = off[i] + (ok ? j : 0) * s0;
+    int64_t diff = 0, jj = j0[0];
+    LOOP diff |= j0[i] ^ jj;
+    if (jj < 0) jj += len0;
+    if (!diff && (uint64_t)jj < (uint64_t)len0) { /* lanes in lockstep: one index */
+      LOOP addr[i] = off[i] + jj * s0;
+    } else {
+      LOOP {
+        int64_t j = j0[i] < 0 ? j0[i] + len0 : j0[i];
+        int64_t ok = (uint64_t)j < (uint64_t)len0;
+        bad |= m[i] & !ok;
+        addr[i] = off[i] + (ok ? j : 0) * s0;
+      }
+    }
+    /* each lane walks its own row: with many rows in flight the hardware
+     * prefetcher loses track, so fetch a few lines ahead along the row
+     * (a prefetch never faults, even past the end) */
+    if (s0 > 0 && s0 <= 16 && ((addr[0] + 8 * s0) & 63) < 8 * s0) {
+      /* once per cache line of lane 0's row (lanes in lockstep) */
+      const char *base = f->data[a];
+      if (in->op == K_STORE)
+        for (int i = 0; i < NDP__KB; i++) __builtin_prefetch(base + addr[i] + 512, 1, 3);
+      else
+        for (int i = 0; i < NDP__KB; i++) __builtin_prefetch(base + addr[i] + 512, 0, 3);
     }
   } else {
     const int64_t len1 = f->core_shape[a][1], s1 = f->core_stride[a][1];
@@ -568,15 +598,15 @@ int NDP_KVM_NAME(const ndp_kernel *k, ndp__kframe *f) {
       } else if (in->st == ST_D) {
         double *d = RD(in->d);
         const double *a = RD(in->a), *b = RD(in->b);
-        if (in->aux == K_ADD) LOOP d[i] = m[i] ? a[i] + b[i] : d[i];
-        else if (in->aux == K_SUB) LOOP d[i] = m[i] ? a[i] - b[i] : d[i];
-        else LOOP d[i] = m[i] ? a[i] * b[i] : d[i];
+        if (in->aux == K_ADD) LOOP { __typeof__(d[0]) t = a[i] + b[i]; d[i] = m[i] ? t : d[i]; }
+        else if (in->aux == K_SUB) LOOP { __typeof__(d[0]) t = a[i] - b[i]; d[i] = m[i] ? t : d[i]; }
+        else LOOP { __typeof__(d[0]) t = a[i] * b[i]; d[i] = m[i] ? t : d[i]; }
       } else {
         float *d = RF(in->d);
         const float *a = RF(in->a), *b = RF(in->b);
-        if (in->aux == K_ADD) LOOP d[i] = m[i] ? a[i] + b[i] : d[i];
-        else if (in->aux == K_SUB) LOOP d[i] = m[i] ? a[i] - b[i] : d[i];
-        else LOOP d[i] = m[i] ? a[i] * b[i] : d[i];
+        if (in->aux == K_ADD) LOOP { __typeof__(d[0]) t = a[i] + b[i]; d[i] = m[i] ? t : d[i]; }
+        else if (in->aux == K_SUB) LOOP { __typeof__(d[0]) t = a[i] - b[i]; d[i] = m[i] ? t : d[i]; }
+        else LOOP { __typeof__(d[0]) t = a[i] * b[i]; d[i] = m[i] ? t : d[i]; }
       }
     } break;
     case K_END:

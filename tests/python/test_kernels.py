@@ -825,3 +825,25 @@ def test_kernel_examples(name):
                        timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "OK" in r.stdout
+
+
+# ---- every instruction set ------------------------------------------------------
+
+
+def test_every_isa_agrees():
+    from ndpar_testutil import ISAS
+
+    x, y = floats(), floats()
+    before = ndpar.get_isa()
+    res = {}
+    try:
+        for isa in ISAS:
+            ndpar.set_isa(isa)
+            res[isa] = (arith(x, y), heavy(x[:200]), runmax(x[:500].reshape(20, 25)))
+    finally:
+        ndpar.set_isa(before)
+    ref = res[ISAS[0]]
+    for isa, (a, h, r) in res.items():
+        np.testing.assert_array_equal(a, ref[0])  # IEEE arithmetic: the same bits
+        np.testing.assert_allclose(h, ref[1], rtol=1e-13)  # SLEEF vs libm: ulps
+        np.testing.assert_array_equal(r, ref[2])

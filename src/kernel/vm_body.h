@@ -316,22 +316,35 @@ int NDP_KVM_NAME(const ndp_kernel *k, ndp__kframe *f) {
   const int n = f->n;
   int64_t addr[NDP__KB];
   int pc = 0, rc;
-  for (;;) {
-    const ndp__kins *in = &code[pc++];
-    switch (in->op) {
-    case K_ADD: BIN((int64_t)(U64(a[i]) + U64(b[i])), a[i] + b[i], a[i] + b[i]) break;
-    case K_SUB: BIN((int64_t)(U64(a[i]) - U64(b[i])), a[i] - b[i], a[i] - b[i]) break;
-    case K_MUL: BIN((int64_t)(U64(a[i]) * U64(b[i])), a[i] * b[i], a[i] * b[i]) break;
-    case K_DIV: BIN(0, a[i] / b[i], a[i] / b[i]) break;
-    case K_MIN: BIN(b[i] < a[i] ? b[i] : a[i], b[i] < a[i] ? b[i] : a[i], b[i] < a[i] ? b[i] : a[i]) break;
-    case K_MAX: BIN(b[i] > a[i] ? b[i] : a[i], b[i] > a[i] ? b[i] : a[i], b[i] > a[i] ? b[i] : a[i]) break;
-    case K_BAND: BIN(a[i] & b[i], 0, 0) break;
-    case K_BOR: BIN(a[i] | b[i], 0, 0) break;
-    case K_BXOR: BIN(a[i] ^ b[i], 0, 0) break;
-    case K_ANDNOT: BIN(a[i] & ~b[i], 0, 0) break;
-    case K_COPYSIGN: BIN(0, copysign(a[i], b[i]), copysignf(a[i], b[i])) break;
-    case K_FMOD: BIN(0, fmod(a[i], b[i]), fmodf(a[i], b[i])) break;
-    case K_FLOORDIV:
+  /* threaded dispatch: each handler jumps to the next one itself, so the
+   * indirect jumps are predicted per opcode (GNU labels as values) */
+  static const void *const labels[K_NOPS] = {
+#define NDP__XX(x) [K_##x] = &&L_K_##x,
+      NDP__KOP_MAP(NDP__XX)
+#undef NDP__XX
+  };
+  const ndp__kins *in;
+#define NEXT                          \
+  do {                                \
+    in = &code[pc++];                 \
+    goto *labels[in->op];             \
+  } while (0)
+  NEXT;
+  {
+    {
+    L_K_ADD: BIN((int64_t)(U64(a[i]) + U64(b[i])), a[i] + b[i], a[i] + b[i]) NEXT;
+    L_K_SUB: BIN((int64_t)(U64(a[i]) - U64(b[i])), a[i] - b[i], a[i] - b[i]) NEXT;
+    L_K_MUL: BIN((int64_t)(U64(a[i]) * U64(b[i])), a[i] * b[i], a[i] * b[i]) NEXT;
+    L_K_DIV: BIN(0, a[i] / b[i], a[i] / b[i]) NEXT;
+    L_K_MIN: BIN(b[i] < a[i] ? b[i] : a[i], b[i] < a[i] ? b[i] : a[i], b[i] < a[i] ? b[i] : a[i]) NEXT;
+    L_K_MAX: BIN(b[i] > a[i] ? b[i] : a[i], b[i] > a[i] ? b[i] : a[i], b[i] > a[i] ? b[i] : a[i]) NEXT;
+    L_K_BAND: BIN(a[i] & b[i], 0, 0) NEXT;
+    L_K_BOR: BIN(a[i] | b[i], 0, 0) NEXT;
+    L_K_BXOR: BIN(a[i] ^ b[i], 0, 0) NEXT;
+    L_K_ANDNOT: BIN(a[i] & ~b[i], 0, 0) NEXT;
+    L_K_COPYSIGN: BIN(0, copysign(a[i], b[i]), copysignf(a[i], b[i])) NEXT;
+    L_K_FMOD: BIN(0, fmod(a[i], b[i]), fmodf(a[i], b[i])) NEXT;
+    L_K_FLOORDIV:
       if (in->st == ST_I) {
         int64_t *d = RI(in->d);
         const int64_t *a = RI(in->a), *b = RI(in->b), *m = RI(in->c);
@@ -351,8 +364,8 @@ int NDP_KVM_NAME(const ndp_kernel *k, ndp__kframe *f) {
       } else {
         BIN(0, pyfloordiv_d(a[i], b[i]), pyfloordiv_f(a[i], b[i]))
       }
-      break;
-    case K_MOD:
+      NEXT;
+    L_K_MOD:
       if (in->st == ST_I) {
         int64_t *d = RI(in->d);
         const int64_t *a = RI(in->a), *b = RI(in->b), *m = RI(in->c);
@@ -368,8 +381,8 @@ int NDP_KVM_NAME(const ndp_kernel *k, ndp__kframe *f) {
       } else {
         BIN(0, pymod_d(a[i], b[i]), pymod_f(a[i], b[i]))
       }
-      break;
-    case K_POW: {
+      NEXT;
+    L_K_POW: {
       int64_t *d = RI(in->d);
       const int64_t *a = RI(in->a), *b = RI(in->b), *m = RI(in->c);
       int64_t bad = 0;
@@ -388,22 +401,22 @@ int NDP_KVM_NAME(const ndp_kernel *k, ndp__kframe *f) {
         return kfail(f, NDP_EDOMAIN, in->line,
                      "integer to a negative integer power (kernel ints are int64; write a float "
                      "base such as 2.0 ** n)");
-    } break;
-    case K_EQ: CMP(==) break;
-    case K_NE: CMP(!=) break;
-    case K_LT: CMP(<) break;
-    case K_LE: CMP(<=) break;
-    case K_GT: CMP(>) break;
-    case K_GE: CMP(>=) break;
-    case K_NEG: UNI((int64_t)(0 - U64(a[i])), -a[i], -a[i]) break;
-    case K_ABS: UNI(a[i] < 0 ? (int64_t)(0 - U64(a[i])) : a[i], fabs(a[i]), fabsf(a[i])) break;
-    case K_BNOT: UNI(~a[i], 0, 0) break;
-    case K_NOT: {
+    } NEXT;
+    L_K_EQ: CMP(==) NEXT;
+    L_K_NE: CMP(!=) NEXT;
+    L_K_LT: CMP(<) NEXT;
+    L_K_LE: CMP(<=) NEXT;
+    L_K_GT: CMP(>) NEXT;
+    L_K_GE: CMP(>=) NEXT;
+    L_K_NEG: UNI((int64_t)(0 - U64(a[i])), -a[i], -a[i]) NEXT;
+    L_K_ABS: UNI(a[i] < 0 ? (int64_t)(0 - U64(a[i])) : a[i], fabs(a[i]), fabsf(a[i])) NEXT;
+    L_K_BNOT: UNI(~a[i], 0, 0) NEXT;
+    L_K_NOT: {
       int64_t *d = RI(in->d);
       const int64_t *a = RI(in->a);
       LOOP d[i] = a[i] == 0;
-    } break;
-    case K_TRUTH: {
+    } NEXT;
+    L_K_TRUTH: {
       int64_t *d = RI(in->d);
       if (in->st == ST_I) {
         const int64_t *a = RI(in->a);
@@ -415,31 +428,31 @@ int NDP_KVM_NAME(const ndp_kernel *k, ndp__kframe *f) {
         const float *a = RF(in->a);
         LOOP d[i] = a[i] != 0;
       }
-    } break;
-    case K_MOV:
+    } NEXT;
+    L_K_MOV:
       if (in->d != in->a) memcpy(RI(in->d), RI(in->a), KB_BYTES);
-      break;
-    case K_I2D: {
+      NEXT;
+    L_K_I2D: {
       double *d = RD(in->d);
       const int64_t *a = RI(in->a);
       LOOP d[i] = (double)a[i];
-    } break;
-    case K_I2F: {
+    } NEXT;
+    L_K_I2F: {
       float *d = RF(in->d);
       const int64_t *a = RI(in->a);
       LOOP d[i] = (float)a[i];
-    } break;
-    case K_F2D: {
+    } NEXT;
+    L_K_F2D: {
       double *d = RD(in->d);
       const float *a = RF(in->a);
       LOOP d[i] = (double)a[i];
-    } break;
-    case K_D2F: {
+    } NEXT;
+    L_K_D2F: {
       float *d = RF(in->d);
       const double *a = RD(in->a);
       LOOP d[i] = (float)a[i];
-    } break;
-    case K_D2I: {
+    } NEXT;
+    L_K_D2I: {
       int64_t *d = RI(in->d);
       const double *a = RD(in->a);
       const int64_t *m = RI(in->c);
@@ -456,8 +469,8 @@ int NDP_KVM_NAME(const ndp_kernel *k, ndp__kframe *f) {
       if (big)
         return kfail(f, NDP_EOVERFLOW, in->line,
                      "cannot convert float infinity or a float beyond int64 to integer");
-    } break;
-    case K_SEL: {
+    } NEXT;
+    L_K_SEL: {
       const int64_t *c = RI(in->c);
       if (in->st == ST_F) {
         float *d = RF(in->d);
@@ -468,8 +481,8 @@ int NDP_KVM_NAME(const ndp_kernel *k, ndp__kframe *f) {
         const int64_t *a = RI(in->a), *b = RI(in->b);
         LOOP d[i] = c[i] ? a[i] : b[i];
       }
-    } break;
-    case K_MOVM: {
+    } NEXT;
+    L_K_MOVM: {
       const int64_t *m = RI(in->c);
       if (in->st == ST_F) {
         float *d = RF(in->d);
@@ -480,59 +493,59 @@ int NDP_KVM_NAME(const ndp_kernel *k, ndp__kframe *f) {
         const int64_t *a = RI(in->a);
         LOOP d[i] = m[i] ? a[i] : d[i];
       }
-    } break;
-    case K_FILL0: memset(RI(in->d), 0, KB_BYTES); break;
-    case K_RANGECOND: {
+    } NEXT;
+    L_K_FILL0: memset(RI(in->d), 0, KB_BYTES); NEXT;
+    L_K_RANGECOND: {
       int64_t *d = RI(in->d);
       const int64_t *a = RI(in->a), *b = RI(in->b), *c = RI(in->c);
       LOOP d[i] = b[i] > 0 ? a[i] < c[i] : a[i] > c[i];
-    } break;
-    case K_CHKSTEP: {
+    } NEXT;
+    L_K_CHKSTEP: {
       const int64_t *a = RI(in->a), *m = RI(in->c);
       int64_t bad = 0;
       LOOP bad |= m[i] & (a[i] == 0);
       if (bad) return kfail(f, NDP_EDOMAIN, in->line, "range() arg 3 must not be zero");
-    } break;
-    case K_CALL1:
+    } NEXT;
+    L_K_CALL1:
       if ((rc = run_call(f, in, 1))) return rc;
-      break;
-    case K_CALL2:
+      NEXT;
+    L_K_CALL2:
       if ((rc = run_call(f, in, 2))) return rc;
-      break;
-    case K_LOADARG:
+      NEXT;
+    L_K_LOADARG:
       load_lanes(f, in->d, in->st, f->dtype[in->aux], f->data[in->aux],
                  RI(k->off_reg[in->aux]), n);
-      break;
-    case K_LOAD:
+      NEXT;
+    L_K_LOAD:
       rc = elem_addr(f, k, in, addr);
       if (rc < 0) return rc;
       if (rc == 1) memset(RI(in->d), 0, KB_BYTES);
       else load_lanes(f, in->d, in->st, f->dtype[in->aux], f->data[in->aux], addr, n);
-      break;
-    case K_STORE:
+      NEXT;
+    L_K_STORE:
       rc = elem_addr(f, k, in, addr);
       if (rc < 0) return rc;
       if (rc == 0)
         store_lanes(f, (int)in->imm, in->st, f->dtype[in->aux], f->data[in->aux], addr,
                     RI(in->c), n);
-      break;
-    case K_DIM: {
+      NEXT;
+    L_K_DIM: {
       int64_t *d = RI(in->d), v = f->core_shape[in->aux][in->imm];
       LOOP d[i] = v;
-    } break;
-    case K_JMP: pc = (int)in->imm; break;
-    case K_JZ:
+    } NEXT;
+    L_K_JMP: pc = (int)in->imm; NEXT;
+    L_K_JZ:
       if (!any(RI(in->a), n)) pc = (int)in->imm;
-      break;
-    case K_CHECK:
+      NEXT;
+    L_K_CHECK:
       if ((++f->checks & 15) == 0) {
         if (atomic_load_explicit(f->cancel, memory_order_relaxed))
           return ndp__fail(f->st, NDP_ECANCELED, "kernel: cancelled");
         if (f->poll && f->poll(f->poll_ud))
           return ndp__fail(f->st, NDP_ECANCELED, "kernel: cancelled");
       }
-      break;
-    case K_MULADD: {
+      NEXT;
+    L_K_MULADD: {
       if (in->st == ST_D) {
         double *d = RD(in->d);
         const double *a = RD(in->a), *b = RD(in->b), *c = RD(in->c);
@@ -542,8 +555,8 @@ int NDP_KVM_NAME(const ndp_kernel *k, ndp__kframe *f) {
         const float *a = RF(in->a), *b = RF(in->b), *c = RF(in->c);
         LOOP { float t = a[i] * b[i]; d[i] = t + c[i]; }
       }
-    } break;
-    case K_MULSUB: {
+    } NEXT;
+    L_K_MULSUB: {
       if (in->st == ST_D) {
         double *d = RD(in->d);
         const double *a = RD(in->a), *b = RD(in->b), *c = RD(in->c);
@@ -553,8 +566,8 @@ int NDP_KVM_NAME(const ndp_kernel *k, ndp__kframe *f) {
         const float *a = RF(in->a), *b = RF(in->b), *c = RF(in->c);
         LOOP { float t = a[i] * b[i]; d[i] = t - c[i]; }
       }
-    } break;
-    case K_RMULSUB: {
+    } NEXT;
+    L_K_RMULSUB: {
       if (in->st == ST_D) {
         double *d = RD(in->d);
         const double *a = RD(in->a), *b = RD(in->b), *c = RD(in->c);
@@ -564,8 +577,8 @@ int NDP_KVM_NAME(const ndp_kernel *k, ndp__kframe *f) {
         const float *a = RF(in->a), *b = RF(in->b), *c = RF(in->c);
         LOOP { float t = a[i] * b[i]; d[i] = c[i] - t; }
       }
-    } break;
-    case K_CMPAND: {
+    } NEXT;
+    L_K_CMPAND: {
       int64_t *d = RI(in->d);
       const int64_t *c = RI(in->c);
 #define CMPA(T, R, OP)                                                        \
@@ -587,8 +600,8 @@ int NDP_KVM_NAME(const ndp_kernel *k, ndp__kframe *f) {
       }
 #undef CMPS
 #undef CMPA
-    } break;
-    case K_OPM: {
+    } NEXT;
+    L_K_OPM: {
       const int64_t *m = RI(in->c);
       if (in->st == ST_I) {
         int64_t *d = RI(in->d);
@@ -608,8 +621,8 @@ int NDP_KVM_NAME(const ndp_kernel *k, ndp__kframe *f) {
         else if (in->aux == K_SUB) LOOP { __typeof__(d[0]) t = a[i] - b[i]; d[i] = m[i] ? t : d[i]; }
         else LOOP { __typeof__(d[0]) t = a[i] * b[i]; d[i] = m[i] ? t : d[i]; }
       }
-    } break;
-    case K_END:
+    } NEXT;
+    L_K_END:
       if (k->has_result) {
         const int64_t *r = RI(1);
         int64_t miss = 0;
@@ -620,7 +633,7 @@ int NDP_KVM_NAME(const ndp_kernel *k, ndp__kframe *f) {
                             "would return None)", k->func);
       }
       return 0;
-    default: return ndp__fail(f->st, NDP_EINVAL, "kernel: bad opcode %d", in->op);
     }
   }
+#undef NEXT
 }

@@ -59,8 +59,8 @@ test-asan: setup
 test-tsan: setup
 	@[ -f build-tsan/build.ninja ] || CC=clang $(MESON) setup build-tsan -Dbuildtype=debugoptimized \
 	  -Db_sanitize=thread -Db_lundef=false -Dwerror=true >/dev/null
-	$(MESON) compile -C build-tsan tests/c/test_pool tests/c/test_ufunc tests/c/test_rolling tests/c/test_expr tests/c/test_shm tests/c/test_apply
-	TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 $(MESON) test -C build-tsan --print-errorlogs pool ufunc rolling expr shm apply
+	$(MESON) compile -C build-tsan tests/c/test_pool tests/c/test_ufunc tests/c/test_rolling tests/c/test_expr tests/c/test_shm tests/c/test_apply tests/c/test_kernel
+	TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 $(MESON) test -C build-tsan --print-errorlogs pool ufunc rolling expr shm apply kernel
 
 # libFuzzer on the parsers (.npy header; expressions, with the reference
 # kernels so no SLEEF is needed): a short run from each corpus. New inputs

@@ -61,8 +61,8 @@ test-asan: setup
 test-tsan: setup
 	@[ -f build-tsan/build.ninja ] || CC=clang $(MESON) setup build-tsan -Dbuildtype=debugoptimized \
 	  -Db_sanitize=thread -Db_lundef=false -Dwerror=true >/dev/null
-	$(MESON) compile -C build-tsan tests/c/test_pool tests/c/test_ufunc tests/c/test_rolling tests/c/test_expr tests/c/test_shm tests/c/test_apply
-	TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 $(MESON) test -C build-tsan --print-errorlogs pool ufunc rolling expr shm apply
+	$(MESON) compile -C build-tsan tests/c/test_pool tests/c/test_ufunc tests/c/test_rolling tests/c/test_expr tests/c/test_shm tests/c/test_apply tests/c/test_kernel
+	TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 $(MESON) test -C build-tsan --print-errorlogs pool ufunc rolling expr shm apply kernel
 
 # libFuzzer on every parser (.npy header, expressions, shared-segment
 # header): Meson builds the targets listed in fuzz/meson.build (clang,
@@ -71,7 +71,7 @@ test-tsan: setup
 # to fuzz/corpus by hand, where meson test replays them.
 FUZZ_SECONDS ?= 20
 FUZZ_SEED ?= 1
-FUZZ_TARGETS := npy_header expr shm_header
+FUZZ_TARGETS := npy_header expr shm_header kernel
 fuzz test-fuzz: setup
 	@[ -f build-fuzz/build.ninja ] || CC=clang $(MESON) setup build-fuzz -Dbuildtype=debugoptimized \
 	  -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link \

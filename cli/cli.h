@@ -168,5 +168,6 @@ void cli_progress_install_sigint(void);
 
 int cli_cmd_demo(int argc, char **argv);   /* demo.c; argv[0] is "demo" */
 int cmd_apply(int argc, char **argv);      /* cmd_apply.c; argv[0] is "apply" */
+int cmd_kernel(int argc, char **argv);     /* cmd_kernel.c; argv[0] is "kernel" */
 
 #endif /* NDPAR_CLI_H */

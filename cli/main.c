@@ -11,6 +11,7 @@
  *             [--casting RULE] [--threads N]
  *   ndpar eval --explain EXPR [NAME=IN.npy|NAME=NUMBER|NAME=DTYPE ...]
  *   ndpar apply --index IDX.npy --table TABLE.txt x=X.npy ... -o OUT.npy
+ *   ndpar kernel FILE.py:FUNC ARG... -o OUT.npy                   (cmd_kernel.c)
  *             [--default V] [--dtype D] [--threads N]   (cmd_apply.c)
  *   ndpar demo [--size SIZE] [--threads N]          (demo.c)
  *
@@ -1367,6 +1368,9 @@ static const char main_usage[] =
     "  apply   a table of expressions chosen per point by an index, one per\n"
     "          line of a text file: ndpar apply --index idx.npy --table\n"
     "          table.txt x=x.npy -o out.npy\n"
+    "  kernel  a Python function of scalars (a subset of Python: loops,\n"
+    "          branches) compiled by ndpar and run per element on all cores:\n"
+    "          ndpar kernel f.py:newton x.npy 1e-12 -o out.npy\n"
     "  demo    fill a large float64 matrix in parallel and run exp over it in\n"
     "          place, evaluate where(a > 0.5, exp(a), log1p(a)) over it in\n"
     "          place, then a centered moving mean over 2 million points, with\n"
@@ -1391,6 +1395,7 @@ static const command commands[] = {
     {"rolling", cmd_rolling},
     {"eval", cmd_eval},
     {"apply", cmd_apply},
+    {"kernel", cmd_kernel},
     {"demo", cli_cmd_demo},
 };
 

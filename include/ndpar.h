@@ -30,6 +30,7 @@
 #include "ndpar/expr.h"
 #include "ndpar/apply.h"
 #include "ndpar/shm.h"
+#include "ndpar/kernel.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -38,6 +38,7 @@ from . import _ndpar
 from ._apply import apply_indexed  # noqa: F401
 from ._map import RemoteError, WorkerDiedError, map_chunks  # noqa: F401
 from ._shared import SharedArray, parallel_for, shared_empty, shared_zeros  # noqa: F401
+from ._vectorize import guvectorize, kernel, vectorize  # noqa: F401
 from ._evaluate import CompiledExpression, compile, evaluate  # noqa: F401
 from ._ndpar import (  # noqa: F401  (re-exported API)
     __version__,
@@ -121,6 +122,7 @@ def info() -> dict:
 
 
 __all__ = [
+    "vectorize", "guvectorize", "kernel",
     "apply_indexed", "map_chunks", "WorkerDiedError", "RemoteError", "parallel_for", "shared_empty", "shared_zeros", "SharedArray",
     "evaluate", "compile", "CompiledExpression", "threads", "info", "clear_caches", "get_num_threads", "set_num_threads", "default_num_threads",
     "get_isa", "cpu_isa", "set_isa", "ulp_bound", "measure_bandwidth",

@@ -55,5 +55,7 @@ int ndpar_add_expr(PyObject *m);
 int ndpar_add_callpy(PyObject *m);
 /* Adds shm_create, shm_attach and the Segment type. */
 int ndpar_add_shm(PyObject *m);
+/* Adds the Kernel type (user kernels) and kernel_check. */
+int ndpar_add_kernel(PyObject *m);
 
 #endif

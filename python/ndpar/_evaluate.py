@@ -35,9 +35,16 @@ def _free_names(ex: str) -> Tuple[Tuple[str, bool], ...]:
     return _ndpar.Program.free_names(ex)
 
 
+_DTYPE_NAMES: Dict[Any, str] = {}  # dtype -> its name (dtype.name costs microseconds)
+
+
 def _kind(name: str, value: Any) -> Tuple[str, Any]:
     if isinstance(value, np.ndarray):
-        return value.dtype.name, value
+        dt = value.dtype
+        n = _DTYPE_NAMES.get(dt)
+        if n is None:
+            n = _DTYPE_NAMES.setdefault(dt, dt.name)
+        return n, value
     if isinstance(value, (bool, np.bool_)):
         return "bool", np.asarray(value, dtype=bool)
     if isinstance(value, int) and not isinstance(value, np.integer):
@@ -67,9 +74,7 @@ def _program(ex: str, names: Tuple[str, ...], kinds: Tuple[str, ...]) -> Any:
 
 def _run(ex: str, names: Tuple[str, ...], values: Tuple[Any, ...], out, casting,
          order: str = "K") -> Any:
-    kinds_values = [_kind(n, v) for n, v in zip(names, values)]
-    kinds = tuple(k for k, _ in kinds_values)
-    vals = tuple(v for _, v in kinds_values)
+    kinds, vals = zip(*map(_kind, names, values)) if names else ((), ())
     prog = _program(ex, names, kinds)
     # the C core lays a new result out for order and walks it in memory order
     return prog.run(vals, out=out, casting=casting, order=order)
@@ -208,8 +213,27 @@ class CompiledExpression:
         # names of built-in constants (e, pi, inf, nan) a keyword may bind
         self.optional_names = tuple(n for n, builtin in free if builtin)
         self._placeholder = _placeholder_program(ex, self.names)
+        self._by_dtypes: Dict[Tuple[Any, ...], Any] = {}  # the keyword fast path
 
     def __call__(self, *args: Any, out=None, casting: str = "same_kind", **kwargs: Any) -> Any:
+        if not args and len(kwargs) == len(self.names):
+            # the common call, every variable by keyword: straight to the program
+            try:
+                values = tuple(kwargs[n] for n in self.names)
+            except KeyError:
+                pass
+            else:
+                if all(type(v) is np.ndarray for v in values):
+                    # arrays only: the program for these dtypes, kept on the object
+                    key = tuple([v.dtype for v in values])
+                    prog = self._by_dtypes.get(key)
+                    if prog is None:
+                        kinds = tuple([_kind(n, v)[0] for n, v in zip(self.names, values)])
+                        prog = _program(self.ex, self.names, kinds)
+                        if len(self._by_dtypes) < 64:
+                            self._by_dtypes[key] = prog
+                    return prog.run(values, out=out, casting=casting, order="K")
+                return _run(self.ex, self.names, values, out, casting)
         if len(args) > len(self.names):
             raise TypeError(f"ndpar.compile: expected at most {len(self.names)} positional values")
         values = dict(zip(self.names, args))

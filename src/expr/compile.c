@@ -164,6 +164,11 @@ static int mk_cast(comp *c, tv x, ndp_dtype dt, tv *out) {
   irn_init(&y, I_CAST, dt);
   y.ldt = n->dtype;
   y.arg[0] = x.id;
+  /* NEP 50: a computed Python-int value (n * 2 with n a Python int) must
+   * fit the integer dtype it takes, like a constant or a variable; its
+   * value is known only at evaluation, so the cast checks it there */
+  if (x.weak == W_INT && is_int_dt(dt) && n->kind != I_VAR && n->kind != I_CONST)
+    y.mixed = 1;
   int id = intern(c, &y);
   if (id < 0) return id;
   *out = (tv){id, W_NONE};

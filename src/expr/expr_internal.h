@@ -78,7 +78,9 @@ typedef struct ndp__insn {
   uint8_t code;   /* X_* */
   uint8_t dtype;  /* result dtype */
   uint8_t ldt;    /* X_UFUNC: loop dtype; X_CAST: source dtype */
-  uint8_t mixed;  /* X_UFUNC: 1 int64-vs-uint64, 2 uint64-vs-int64 */
+  uint8_t mixed;  /* X_UFUNC: 1 int64-vs-uint64, 2 uint64-vs-int64;
+                     X_CAST: 1 checked (a computed Python int into an
+                     integer dtype: NDP_EOVERFLOW if a value does not fit) */
   int16_t op;     /* X_UFUNC: ndp_op; X_BIT: B_* */
   int32_t dst, src[3];
   /* X_WHERE: a branch whose value is one costly operation used nowhere

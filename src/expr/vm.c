@@ -447,6 +447,22 @@ static int where_lanes(const vplan *p, int k, scratch *sc, size_t m) {
   return rc;
 }
 
+/* A checked cast (see ndp__insn.mixed): every value must come back
+ * unchanged from the integer dtype it was cast to (and stay >= 0 for
+ * uint64), else NumPy's OverflowError for a Python int out of bounds. */
+static int checked_cast(const ndp__insn *in, const char *a, const char *dst, size_t m) {
+  ndp_dtype from = (ndp_dtype)in->ldt, to = (ndp_dtype)in->dtype;
+  int64_t src[64], back[64];
+  for (size_t i = 0; i < m; i += 64) {
+    size_t k = m - i < 64 ? m - i : 64;
+    ndp__cast(from, NDP_INT64)(a + i * ndp_dtype_size(from), src, k);
+    ndp__cast(to, NDP_INT64)(dst + i * ndp_dtype_size(to), back, k);
+    for (size_t j = 0; j < k; j++)
+      if (back[j] != src[j] || (to == NDP_UINT64 && src[j] < 0)) return NDP_EOVERFLOW;
+  }
+  return 0;
+}
+
 static int exec(const vplan *p, scratch *sc, size_t m) {
   const ndp_expr *e = p->e;
   const char **rp = sc->rp;
@@ -461,7 +477,10 @@ static int exec(const vplan *p, scratch *sc, size_t m) {
       rc = p->fns[k](args, dst, m);
       break;
     }
-    case X_CAST: ndp__cast((ndp_dtype)in->ldt, (ndp_dtype)in->dtype)(a, dst, m); break;
+    case X_CAST:
+      ndp__cast((ndp_dtype)in->ldt, (ndp_dtype)in->dtype)(a, dst, m);
+      if (in->mixed) rc = checked_cast(in, a, dst, m);
+      break;
     case X_WHERE:
       if (in->bop[0] >= 0 || in->bop[1] >= 0) rc = where_lanes(p, k, sc, m);
       else ndp__x_where(ndp_dtype_size((ndp_dtype)in->dtype), a, rp[in->src[1]], rp[in->src[2]], dst, m);
@@ -1052,6 +1071,9 @@ static int run_reduction(vplan *p, const ndp_array *out, const ndp_exec *ex, ndp
 static int fail_run(int rc, ndp_status *st) {
   if (rc == NDP_EDOMAIN) return ndp__fail(st, rc, "expr: integers to negative integer powers are not allowed");
   if (rc == NDP_ECANCELED) return ndp__fail(st, rc, "expr: cancelled");
+  if (rc == NDP_EOVERFLOW)
+    return ndp__fail(st, rc, "expr: a Python integer computed in the expression is out of "
+                     "bounds for the integer dtype it meets (NEP 50)");
   if (st && st->code == rc) return rc;
   return ndp__fail(st, rc, "expr: %s", ndp_strerror(rc));
 }

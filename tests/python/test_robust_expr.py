@@ -361,3 +361,32 @@ def test_help_renders_language_section():
     text = pydoc.render_doc(ndpar.evaluate, renderer=pydoc.plaintext)
     assert "always wins over a built-in constant" in text
     assert "zero-size array to reduction" in text
+
+
+# ---- a Python int computed in the expression (n * 2 with n a Python int) --------------
+
+_COMPUTED = ["a + n*2", "a - n", "a * (n + 1)", "a & (n*2)", "a | (n - 1)",
+             "a < n*2", "a == n*2", "a >= -n", "(a + n*2) // 3"]
+
+
+@pytest.mark.parametrize("ex", _COMPUTED)
+@pytest.mark.parametrize("dt", ["uint8", "int8", "int16", "uint32", "int64", "float32"])
+@pytest.mark.parametrize("n", [-300, -1, 0, 5, 63, 64, 127, 128, 200, 300, 2**40])
+def test_computed_python_int_follows_nep50(ex, dt, n):
+    """The computed value takes the dtype it meets and must fit it, as NumPy
+    checks the Python int the same text computes (it used to wrap: a silent
+    wrong result)."""
+    if "&" in ex or "|" in ex:
+        if dt == "float32":
+            pytest.skip("bitwise operators take integers")
+    a = np.array([0, 1, 3, 100], dtype=dt)
+    try:
+        with np.errstate(all="ignore"):
+            want = eval(ex, {}, {"a": a, "n": n})  # NumPy's own answer (test text only)
+    except OverflowError:
+        with pytest.raises(OverflowError):
+            ndpar.evaluate(ex, local_dict={"a": a, "n": n})
+        return
+    got = ndpar.evaluate(ex, local_dict={"a": a, "n": n})
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)

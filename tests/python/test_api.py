@@ -51,3 +51,31 @@ def test_clear_caches_drops_both_caches():
     # still right afterwards (compiled again)
     np.testing.assert_array_equal(ndpar.evaluate("x * 3 + 1", local_dict={"x": x}), x * 3 + 1)
     np.testing.assert_array_equal(ndpar.apply_indexed(x, np.zeros(10, np.int64), ["x * 7"]), x * 7)
+
+
+def test_readme_kernel_example_runs_and_is_right(tmp_path):
+    """The README's vectorize/guvectorize example, as written there (saved
+    as a module: ndpar reads a kernel's source from its file)."""
+    import importlib.util
+
+    readme = pathlib.Path(__file__).resolve().parents[2] / "README.md"
+    blocks = readme.read_text().split("```python\n")[1:]
+    code = next(b.split("```")[0] for b in blocks if "@ndpar.vectorize" in b)
+    path = tmp_path / "readme_example.py"
+    path.write_text("import numpy as np\nimport ndpar\n" + code)
+    spec = importlib.util.spec_from_file_location("readme_example", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    ns = vars(mod)
+    newton, r = ns["newton"], ns["r"]
+    sample = np.random.default_rng(0).random(200) * 1000
+    np.testing.assert_array_equal(newton(sample), [newton.py_func(v) for v in sample])
+    assert r.shape == (10_000_000,) and r.dtype == np.float64
+    np.testing.assert_allclose(r ** 3, ns["np"].cbrt(r ** 3) ** 3)
+    rm, m = ns["running_max"], ns["m"]
+    assert m.shape == (4000, 5000)
+    x = np.random.default_rng(1).standard_normal((3, 50))
+    want = np.empty_like(x)
+    for i in range(3):
+        rm.py_func(x[i], want[i])
+    np.testing.assert_array_equal(rm(x), want)

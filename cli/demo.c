@@ -103,6 +103,8 @@ typedef struct demo {
   ndp_apply_entry ap_table[256];
   /* the shared job */
   ndp_shm *sh;           /* owned: the last run's segment */
+  /* the kernel job (on the table job's points) */
+  ndp_kernel *kern;      /* owned: KERNEL_SRC compiled for float64 */
 } demo;
 
 /* The outcome of a check: worst sample and where a failure was. */
@@ -508,6 +510,56 @@ static void check_shared(demo *d, check_result *res) {
   res->samples = d->rows * 2;
 }
 
+/* ---- the user's own logic: a kernel from Python text ------------------- */
+
+/* Newton's cube root per point, the user's loop with an early return, as
+ * ndpar compiles it from text (ndpar.vectorize does the same from a file). */
+static const char KERNEL_SRC[] =
+    "def cbrt(a):\n"
+    "    x = a if a > 1.0 else 1.0\n"
+    "    for i in range(100):\n"
+    "        nx = x - (x * x * x - a) / (3.0 * x * x)\n"
+    "        if abs(nx - x) <= 1e-12 * nx:\n"
+    "            return nx\n"
+    "        x = nx\n"
+    "    return x\n";
+
+static char kernel_points_text[96];
+
+static double kernel_plain(double a) { /* the same function in C */
+  double x = a > 1.0 ? a : 1.0;
+  for (int i = 0; i < 100; i++) {
+    double nx = x - (x * x * x - a) / (3.0 * x * x);
+    if (fabs(nx - x) <= 1e-12 * nx) return nx;
+    x = nx;
+  }
+  return x;
+}
+
+static int run_kernel(demo *d, int nthreads, cli_progress *prog, ndp_status *st) {
+  ndp_array x, out;
+  int64_t n = d->ap_n;
+  ndp_array_init(&x, d->ap_x, NDP_FLOAT64, 1, &n);
+  ndp_array_init(&out, d->ap_out, NDP_FLOAT64, 1, &n);
+  const ndp_array *xs[1] = {&x};
+  ndp_exec ex = {nthreads, cli_progress_poll, prog, 0.0};
+  return ndp_kernel_eval(d->kern, xs, &out, &ex, st);
+}
+
+/* Every point against the plain C loop (the same operations in the same
+ * order: the same bits). */
+static void check_kernel(demo *d, check_result *res) {
+  memset(res, 0, sizeof *res);
+  for (int64_t i = 0; i < d->ap_n; i++) {
+    double want = kernel_plain(d->ap_x[i]), got = d->ap_out[i];
+    res->samples++;
+    if (!(got == want)) {
+      check_fail(res, got, want, "kernel job, point %lld", (long long)i);
+      return;
+    }
+  }
+}
+
 static const workload workloads[] = {
     {"fill", 1.0, 0, NULL, NULL, prepare_fill, run_fill, check_fill},
     {"exp in place", 2.0, 1, NULL, NULL, prepare_fill, run_exp, check_exp},
@@ -518,6 +570,8 @@ static const workload workloads[] = {
     {"table j*x", 3.0, 1, apply_bytes, apply_points_text, prepare_apply, run_apply,
      check_apply},
     {"shared rows", 1.0, 1, NULL, NULL, prepare_shared, run_shared, check_shared},
+    {"kernel cbrt", 2.0, 1, apply_bytes, kernel_points_text, prepare_apply, run_kernel,
+     check_kernel},
 };
 
 /* ---- sizes -------------------------------------------------------------- */
@@ -710,6 +764,13 @@ static int apply_alloc(demo *d) {
   o.nthreads = d->nthreads;
   int err = ndp_parallel_for(d->ap_n, fill_apply, d, &o);
   if (err) return cli_fail(cli_status_for(err), "demo: %s", cli_errmsg(err, NULL));
+  snprintf(kernel_points_text, sizeof kernel_points_text,
+           "%lld points, Newton's cube root per point (a Python-text kernel)",
+           (long long)d->ap_n);
+  ndp_kernel_arg arg = {NDP_FLOAT64, 0, 0};
+  ndp_status st = {0, "", -1};
+  err = ndp_kernel_compile(KERNEL_SRC, "cbrt", 1, &arg, NULL, &d->kern, &st);
+  if (err) return cli_fail(cli_status_for(err), "demo: kernel: %s", cli_errmsg(err, &st));
   return CLI_OK;
 }
 
@@ -768,9 +829,10 @@ static int demo_run(demo *d, double size) {
          " %s over it in place (reads and writes it; a\n"
          " is uniform in [0, 1)), rolling mean reads its series and writes the\n"
          " result, table j*x reads x and the int64 index and writes out[i] =\n"
-         " idx[i] * x[i] through a table of %d expressions; pages touched before,\n"
-         " except shared rows: a new shared matrix each run, its pages touched and\n"
-         " its rows filled, checked by a forked child)\n",
+         " idx[i] * x[i] through a table of %d expressions, kernel cbrt runs a\n"
+         " Newton loop per point of x (Python text compiled by ndpar) and writes\n"
+         " out; pages touched before, except shared rows: a new shared matrix each\n"
+         " run, its pages touched and its rows filled, checked by a forked child)\n",
          REPS_MAX, WHERE_SRC, APPLY_K);
   for (size_t k = 0; k < NW; k++) {
     const workload *w = &workloads[k];
@@ -865,6 +927,7 @@ int cli_cmd_demo(int argc, char **argv) {
   free(d.ap_first);
   free(d.ap_idx);
   for (int j = 0; j < APPLY_K; j++) ndp_expr_free(d.ap_exprs[j]);
+  ndp_kernel_free(d.kern);
   ndp_shm_close(d.sh);
   return rc;
 }

@@ -603,6 +603,10 @@ def test_demo(cli):
                   r"\(([\d.]+)x\)$", out, re.M)
     assert m, out
     assert float(m.group(1)) > 0 and float(m.group(2)) > 0
+    # the user's own logic: a kernel from Python text, checked against C
+    kerns = re.findall(r"^kernel cbrt" + row, out, re.M)
+    assert len(kerns) == 2 and kerns[0][0] == "1", out
+    assert re.search(r"^kernel cbrt \(\d+ points, Newton's cube root", out, re.M), out
     assert re.search(r"^check: ok\b", out, re.M)
 
 

@@ -2,10 +2,12 @@
  * cli/cli.h - declarations shared by the files of the ndpar command.
  *
  * The command uses the public API only (ndpar.h). main.c holds the command
- * dispatcher, `info`, `map`, `rolling`, `eval` and the small helpers every
- * command needs (option parsing, error reporting, number parsing); demo.c
- * holds `demo`; cmd_apply.c `apply`; output.c the output file (written
- * through a temporary); progress.c the progress bar drawn on stderr.
+ * dispatcher; util.c the small helpers every command needs (option parsing,
+ * error reporting, number parsing); job.c what the jobs over .npy files
+ * share (the SIGBUS handler, opening operands and the output); one file per
+ * command: cmd_info.c, cmd_map.c, cmd_rolling.c, cmd_eval.c, cmd_apply.c,
+ * cmd_kernel.c, demo.c; output.c the output file (written through a
+ * temporary); progress.c the progress bar drawn on stderr.
  *
  * Error convention: a command prints at most one line, "ndpar: <message>",
  * on stderr (cli_fail) and returns its exit status: CLI_OK, CLI_USAGE for bad
@@ -20,6 +22,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "ndpar.h"
@@ -37,7 +40,7 @@ enum {
   CLI_INTERRUPTED = 130
 };
 
-/* ---- errors (main.c) ---------------------------------------------------- */
+/* ---- errors (util.c) ---------------------------------------------------- */
 
 /* Prints "ndpar: <message>" as one line on stderr (control characters in the
  * message are replaced, a progress line is cleared first) and returns
@@ -52,6 +55,17 @@ int cli_status_for(int err);
 /* The message of a failed call: st->msg when set, else ndp_strerror(err).
  * Borrowed from st or static storage. */
 const char *cli_errmsg(int err, const ndp_status *st);
+/* Reports a failed call about `what` (a path, a function name): the
+ * library's message, prefixed with `what` unless it names it already.
+ * Returns status. */
+int cli_fail_about(int status, const char *what, int err, const ndp_status *st);
+
+/* ---- the SIGBUS handler (job.c) ----------------------------------------- */
+
+/* Installs the SIGBUS handler: a mapped file shrank, or the disk filled
+ * while writing a sparse output. It reports it in the usual form, removes
+ * the partial output and exits 1. */
+void cli_install_sigbus(void);
 /* The output file being written (a temporary), removed by the SIGBUS
  * handler (a mapped file truncated, a full disk) and by a second ^C; NULL
  * when none. path must stay valid until reset. */
@@ -89,7 +103,7 @@ int cli_output_create(cli_output *o, const char *path, ndp_dtype dt, int fortran
  * reported). Safe on a zeroed or finished o. */
 int cli_output_finish(cli_output *o, int status);
 
-/* ---- option parsing (main.c) -------------------------------------------- */
+/* ---- option parsing (util.c) -------------------------------------------- */
 
 typedef struct cli_opt {
   int id;              /* > 0, returned by cli_next */
@@ -119,6 +133,8 @@ void cli_parser_init(cli_parser *p, const char *cmd, int argc, char **argv);
  * "output" option: the output is still an option there. opts ends with
  * id 0. */
 int cli_next(cli_parser *p, const cli_opt *opts);
+/* The option of opts whose short name is c, or NULL. */
+const cli_opt *cli_find_short(const cli_opt *opts, char c);
 
 /* Option ids every command accepts. */
 enum { CLI_OPT_HELP = 1, CLI_OPT_THREADS = 2, CLI_OPT_FIRST_FREE = 16 };
@@ -129,7 +145,13 @@ int cli_apply_threads(const char *s);
 /* 1 if s is a number literal (integer, float, nan, inf), else 0. */
 int cli_is_number(const char *s);
 
-/* ---- time and memory (main.c) ------------------------------------------- */
+/* What kind of Python literal a command-line argument is. */
+enum { CLI_LIT_NONE = 0, CLI_LIT_BOOL, CLI_LIT_INT, CLI_LIT_FLOAT };
+/* The kind of Python literal s is, if any. Hexadecimal and other strtod
+ * extensions are not literals here (so "0x10" names a file). */
+int cli_literal_kind(const char *s);
+
+/* ---- time and memory (util.c) ------------------------------------------- */
 
 /* Monotonic clock, seconds. */
 double cli_now(void);
@@ -137,6 +159,55 @@ double cli_now(void);
 uint64_t cli_meminfo(const char *field);
 /* Formats a byte count as "512 MiB", "1.50 GiB". Returns buf. */
 char *cli_fmt_bytes(uint64_t bytes, char *buf, size_t cap);
+
+/* ---- operands of a job over .npy files (job.c) ------------------------- */
+
+/* One input of `map`, `rolling` or `eval`: a mapped file or a scalar
+ * literal. */
+typedef struct cli_operand {
+  const char *text;         /* as given on the command line */
+  int kind;                 /* CLI_LIT_NONE for a file, else the literal's kind */
+  ndp_npy f;                /* the mapping, when this operand owns it */
+  ndp_npy *npy;             /* the mapping used (maybe another operand's) */
+  struct stat sb;           /* the file's identity */
+  int is_out;               /* same file as the output */
+  union {                   /* storage of a scalar's 0-d array */
+    uint8_t b;
+    int8_t i8;
+    uint8_t u8;
+    int16_t i16;
+    uint16_t u16;
+    int32_t i32;
+    uint32_t u32;
+    int64_t i64;
+    uint64_t u64;
+    float f32;
+    double f64;
+  } v;
+  ndp_array sarr;           /* a scalar as a 0-d array over v */
+  const ndp_array *arr;     /* what ndp_ufunc reads */
+} cli_operand;
+
+/* Parses a --casting value of command cmd into *c. Returns CLI_OK or
+ * CLI_USAGE after printing the error. */
+int cli_parse_casting(const char *cmd, const char *s, ndp_casting *c);
+/* Opens file operand k (sharing an earlier operand's mapping when it is the
+ * same file); out_sb, when not NULL, is the output file's identity (sets
+ * is_out). Returns CLI_OK or an exit status after printing the error. */
+int cli_open_operand(cli_operand *ops, int k, const struct stat *out_sb);
+/* The output of `map` and `eval`: the input among ops[0..nops) that is the
+ * output file, updated in place (its shape must be the result's and the
+ * result must cast to its dtype), or a new file for path (cli_output_create:
+ * renamed over path on success), in Fortran order when every file input is
+ * a Fortran array of more than one dimension.
+ * OUT: *out. Returns CLI_OK or an exit status after printing the error. */
+int cli_open_output(cli_operand *ops, int nops, const char *path, ndp_casting casting,
+                    ndp_dtype out_dt, int ndim, const int64_t *shape, cli_output *outf,
+                    const ndp_array **out);
+/* Closes the mappings ops[0..nops) own (ops may be NULL). Returns status,
+ * or CLI_RUNTIME after printing the error when status is CLI_OK and a close
+ * fails. */
+int cli_close_operands(cli_operand *ops, int nops, int status);
 
 /* ---- progress bar (progress.c) ------------------------------------------ */
 
@@ -166,6 +237,10 @@ void cli_progress_install_sigint(void);
 
 /* ---- commands ----------------------------------------------------------- */
 
+int cmd_info(int argc, char **argv);        /* cmd_info.c; argv[0] is "info" */
+int cmd_map(int argc, char **argv);         /* cmd_map.c; argv[0] is "map" */
+int cmd_rolling(int argc, char **argv);     /* cmd_rolling.c; argv[0] is "rolling" */
+int cmd_eval(int argc, char **argv);        /* cmd_eval.c; argv[0] is "eval" */
 int cli_cmd_demo(int argc, char **argv);   /* demo.c; argv[0] is "demo" */
 int cmd_apply(int argc, char **argv);      /* cmd_apply.c; argv[0] is "apply" */
 int cmd_kernel(int argc, char **argv);     /* cmd_kernel.c; argv[0] is "kernel" */

@@ -13,7 +13,7 @@
  * Memory beyond the inputs and the output, for N points, at most:
  *     N * (b + sum of the inputs' item sizes + out's item size) bytes
  *     (b: each point's bin, 1 byte for k < 256, 2 for k < 65536, 4 below
- *     2^32; out's item size: none when every entry is an expression and
+ *     2^32, else 8; out's item size: none when every entry is an expression and
  *     out has x0's dtype, which are then evaluated in place), plus the
  *     counters:
  *     2 x C x (k + 1) x 4 bytes (8 when N >= 2^31) where C, the counting

@@ -26,7 +26,8 @@
  * NDP_EOVERFLOW (NumPy's OverflowError) when the operation runs in an
  * integer dtype (u8 + 1000; but u8 / 1000 runs in float64), except in
  * comparisons, which are exact as in NumPy 2 (u8 == -2 is all false),
- * also for a Python int variable. Booleans are read as byte != 0. where() of two scalars gives an array (not weak).
+ * also for a Python int variable. Booleans are read as byte != 0.
+ * where() of two scalars gives an array (not weak).
  * A compiled program is immutable: any number of threads may evaluate it
  * at the same time.
  */

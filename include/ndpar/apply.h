@@ -13,7 +13,7 @@
  * Memory beyond the inputs and the output, for N points, at most:
  *     N * (b + sum of the inputs' item sizes + out's item size) bytes
  *     (b: each point's bin, 1 byte for k < 256, 2 for k < 65536, 4 below
- *     2^32; out's item size: none when every entry is an expression and
+ *     2^32, else 8; out's item size: none when every entry is an expression and
  *     out has x0's dtype, which are then evaluated in place), plus the
  *     counters:
  *     2 x C x (k + 1) x 4 bytes (8 when N >= 2^31) where C, the counting
@@ -25,6 +25,8 @@
  */
 #ifndef NDPAR_APPLY_H
 #define NDPAR_APPLY_H
+
+#include "export.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -74,13 +76,13 @@ typedef struct ndp_apply_entry {
  * constant ("0", "nan") gives every point of its group that value.
  * OUT: *out (release with ndp_expr_free). Errors as ndp_expr_compile, and
  * NDP_EINVAL for a bad nargs or dtype. */
-int ndp_apply_compile(const char *src, int nargs, const ndp_dtype *dtypes,
-                      ndp_expr **out, ndp_status *st);
+NDP_API int ndp_apply_compile(const char *src, int nargs, const ndp_dtype *dtypes,
+                              ndp_expr **out, ndp_status *st);
 
 /* Bytes the compiled program e holds on the heap (its code, registers,
  * constant blocks and variable names; the allocator's own overhead not
  * counted): what a cache of programs should charge for it. 0 for NULL. */
-size_t ndp_apply_expr_bytes(const ndp_expr *e);
+NDP_API size_t ndp_apply_expr_bytes(const ndp_expr *e);
 
 /* out[i] = table[index[i]](x[0][i], ..., x[nargs-1][i]).
  *  x:      1 <= nargs <= 64 one-dimensional arrays of N elements, any
@@ -107,9 +109,9 @@ size_t ndp_apply_expr_bytes(const ndp_expr *e);
  * error about one table entry names it in st->msg ("table[3]: ...") and
  * sets st->pos to its position; when several entries fail during the
  * evaluation, the first recorded wins. */
-int ndp_apply(int nargs, const ndp_array *const *x, const ndp_array *index,
-              int64_t k, const ndp_apply_entry *table, const ndp_array *out,
-              const void *default_value, const ndp_exec *ex, ndp_status *st);
+NDP_API int ndp_apply(int nargs, const ndp_array *const *x, const ndp_array *index,
+                      int64_t k, const ndp_apply_entry *table, const ndp_array *out,
+                      const void *default_value, const ndp_exec *ex, ndp_status *st);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 #ifndef NDPAR_ARRAY_H
 #define NDPAR_ARRAY_H
 
+#include "export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,12 +34,12 @@ typedef enum ndp_dtype {
 } ndp_dtype;
 
 /* Item size in bytes; 0 for an invalid dtype. */
-size_t ndp_dtype_size(ndp_dtype dt);
+NDP_API size_t ndp_dtype_size(ndp_dtype dt);
 /* NumPy's name ("float64"); "invalid" for an invalid dtype. */
-const char *ndp_dtype_name(ndp_dtype dt);
+NDP_API const char *ndp_dtype_name(ndp_dtype dt);
 /* Parses a NumPy name ("float32", "f4", "<f4", "int", "bool", ...).
  * Returns the dtype or NDP_NTYPES when not recognized. */
-ndp_dtype ndp_dtype_from_name(const char *name);
+NDP_API ndp_dtype ndp_dtype_from_name(const char *name);
 
 typedef enum ndp_casting {
   NDP_CASTING_NO = 0,
@@ -48,9 +50,9 @@ typedef enum ndp_casting {
 } ndp_casting;
 
 /* 1 if NumPy allows casting `from` to `to` under `casting`, else 0. */
-int ndp_can_cast(ndp_dtype from, ndp_dtype to, ndp_casting casting);
+NDP_API int ndp_can_cast(ndp_dtype from, ndp_dtype to, ndp_casting casting);
 /* NumPy's np.result_type for two array dtypes. */
-ndp_dtype ndp_promote(ndp_dtype a, ndp_dtype b);
+NDP_API ndp_dtype ndp_promote(ndp_dtype a, ndp_dtype b);
 
 #define NDP_MAXDIMS 32
 
@@ -78,14 +80,14 @@ typedef struct ndp_array {
 
 /* Fills `a` as a C-contiguous array over `data`. Returns 0 or NDP_EINVAL
  * (bad dtype, ndim or negative extent) or NDP_EOVERFLOW. */
-int ndp_array_init(ndp_array *a, void *data, ndp_dtype dt, int ndim,
-                   const int64_t *shape);
+NDP_API int ndp_array_init(ndp_array *a, void *data, ndp_dtype dt, int ndim,
+                           const int64_t *shape);
 /* Fills `a` as a weak 0-d operand over `value` (see NDP_ARRAY_WEAK_INT):
  * kind is NDP_ARRAY_WEAK_INT, _FLOAT or _BOOL and dt its storage dtype.
  * Returns 0 or NDP_EINVAL (a dtype the kind cannot be stored as). */
-int ndp_array_init_weak(ndp_array *a, void *value, int kind, ndp_dtype dt);
+NDP_API int ndp_array_init_weak(ndp_array *a, void *value, int kind, ndp_dtype dt);
 /* Number of elements (product of the shape); -1 on overflow. */
-int64_t ndp_array_size(const ndp_array *a);
+NDP_API int64_t ndp_array_size(const ndp_array *a);
 
 #ifdef __cplusplus
 }

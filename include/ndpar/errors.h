@@ -1,12 +1,16 @@
 /*
  * ndpar/errors.h - error codes and the status object.
  *
- * One X-macro table is the single source of truth: it generates the enum,
- * ndp_strerror(), ndp_err_name(), the CLI's messages and the Python
- * extension's exception mapping.
+ * One X-macro table is the single source of truth: each code's value,
+ * message, the `ndpar` command's exit status and the Python exception
+ * class. It generates the enum, ndp_strerror(), ndp_err_name(),
+ * ndp_err_exit_status() (used by the CLI) and ndp_err_pyexc() (used by the
+ * Python extension). ndp_status carries a failure's one-line message.
  */
 #ifndef NDPAR_ERRORS_H
 #define NDPAR_ERRORS_H
+
+#include "export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -56,15 +60,15 @@ typedef enum ndp_errno {
 } ndp_errno;
 
 /* Static message for a code ("unknown error" for anything else). */
-const char *ndp_strerror(int err);
+NDP_API const char *ndp_strerror(int err);
 /* Static name of a code, e.g. "NDP_EINVAL". */
-const char *ndp_err_name(int err);
+NDP_API const char *ndp_err_name(int err);
 /* The command's exit status for a code: 0 for 0, the table's column for a
  * code (130 for NDP_ECANCELED), 1 for anything else. */
-int ndp_err_exit_status(int err);
+NDP_API int ndp_err_exit_status(int err);
 /* The name of the Python builtin exception class for a code, e.g.
  * "ValueError" ("RuntimeError" for an unknown code, NULL for 0). */
-const char *ndp_err_pyexc(int err);
+NDP_API const char *ndp_err_pyexc(int err);
 
 /* Filled by functions that fail: the code and a one-line message naming
  * the argument or position at fault. Callers may pass NULL. */

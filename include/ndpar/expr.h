@@ -26,12 +26,15 @@
  * NDP_EOVERFLOW (NumPy's OverflowError) when the operation runs in an
  * integer dtype (u8 + 1000; but u8 / 1000 runs in float64), except in
  * comparisons, which are exact as in NumPy 2 (u8 == -2 is all false),
- * also for a Python int variable. Booleans are read as byte != 0. where() of two scalars gives an array (not weak).
+ * also for a Python int variable. Booleans are read as byte != 0.
+ * where() of two scalars gives an array (not weak).
  * A compiled program is immutable: any number of threads may evaluate it
  * at the same time.
  */
 #ifndef NDPAR_EXPR_H
 #define NDPAR_EXPR_H
+
+#include "export.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -67,10 +70,10 @@ typedef struct ndp_var {
  * (e.g. ~ on a float) give NDP_ETYPE naming the operator. Nesting deeper
  * than 512 or more than 65536 nodes gives NDP_EINVAL (never a stack
  * overflow). OUT: *out, release with ndp_expr_free. */
-int ndp_expr_compile(const char *src, int nvars, const ndp_var *vars,
-                     ndp_expr **out, ndp_status *st);
+NDP_API int ndp_expr_compile(const char *src, int nvars, const ndp_var *vars,
+                             ndp_expr **out, ndp_status *st);
 
-void ndp_expr_free(ndp_expr *e);
+NDP_API void ndp_expr_free(ndp_expr *e);
 
 /* A free name of a program: one a variable may bind. */
 typedef struct ndp_expr_name {
@@ -87,22 +90,22 @@ typedef struct ndp_expr_name {
  * variable e reads it; `exp + 1` with a variable exp too).
  * OUT: names[0 .. min(*n, cap)), *n the count (call again with a larger
  * cap when *n > cap). Returns 0 or the parse errors of ndp_expr_compile. */
-int ndp_expr_names(const char *src, ndp_expr_name *names, int cap, int *n,
-                   ndp_status *st);
+NDP_API int ndp_expr_names(const char *src, ndp_expr_name *names, int cap, int *n,
+                           ndp_status *st);
 
 /* The result's dtype. */
-ndp_dtype ndp_expr_dtype(const ndp_expr *e);
+NDP_API ndp_dtype ndp_expr_dtype(const ndp_expr *e);
 
 /* 1 when the program ends in a reduction (sum, prod, min, max, mean, any,
  * all), else 0. */
-int ndp_expr_reduces(const ndp_expr *e);
+NDP_API int ndp_expr_reduces(const ndp_expr *e);
 
 /* The result's shape for these inputs (vars[i] describes variable i, in
  * the order given to compile; a weak scalar is a 0-d array). Broadcasts
  * the inputs, then applies the reduction if any.
  * OUT: *ndim, shape[NDP_MAXDIMS]. Returns 0 or NDP_ESHAPE / NDP_EINVAL. */
-int ndp_expr_shape(const ndp_expr *e, const ndp_array *const *vars,
-                   int *ndim, int64_t *shape, ndp_status *st);
+NDP_API int ndp_expr_shape(const ndp_expr *e, const ndp_array *const *vars,
+                           int *ndim, int64_t *shape, ndp_status *st);
 
 /* The shape (as ndp_expr_shape) and the byte strides, for items of
  * itemsize bytes, of a new result under NumPy's order rule: 'C', 'F',
@@ -111,22 +114,24 @@ int ndp_expr_shape(const ndp_expr *e, const ndp_array *const *vars,
  * axis leaves that order). ndp_expr_eval walks any output in its own
  * memory order. OUT: *ndim, shape[], strides[] (NDP_MAXDIMS each).
  * Returns 0, ndp_expr_shape's errors or NDP_EINVAL for another order. */
-int ndp_expr_layout(const ndp_expr *e, const ndp_array *const *vars, char order,
-                    size_t itemsize, int *ndim, int64_t *shape, int64_t *strides,
-                    ndp_status *st);
+NDP_API int ndp_expr_layout(const ndp_expr *e, const ndp_array *const *vars, char order,
+                            size_t itemsize, int *ndim, int64_t *shape, int64_t *strides,
+                            ndp_status *st);
 
 /* Evaluates into out (shape from ndp_expr_shape; the result is cast to
  * out->dtype under `casting`). Runs in cache-sized blocks on the pool with
- * no array-sized temporaries; reductions are deterministic (the same bits
- * for any thread count). out may alias an input exactly; an out that
- * overlaps an input only partly gives undefined results. */
-int ndp_expr_eval(const ndp_expr *e, const ndp_array *const *vars,
-                  const ndp_array *out, ndp_casting casting,
-                  const ndp_exec *ex, ndp_status *st);
+ * no array-sized temporaries but the one below; reductions are
+ * deterministic (the same bits for any thread count). out may alias an
+ * input exactly; an input that overlaps out only partly is copied first
+ * (NumPy's rule), so the result is as if every input were read before out
+ * is written. */
+NDP_API int ndp_expr_eval(const ndp_expr *e, const ndp_array *const *vars,
+                          const ndp_array *out, ndp_casting casting,
+                          const ndp_exec *ex, ndp_status *st);
 
 /* Writes a readable listing of the compiled program into buf (always
  * NUL-terminated when cap > 0). Returns the length it needed. */
-size_t ndp_expr_explain(const ndp_expr *e, char *buf, size_t cap);
+NDP_API size_t ndp_expr_explain(const ndp_expr *e, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -33,6 +33,8 @@
 #ifndef NDPAR_KERNEL_H
 #define NDPAR_KERNEL_H
 
+#include "export.h"
+
 #include "array.h"
 #include "errors.h"
 #include "ufunc.h"
@@ -71,27 +73,27 @@ typedef struct ndp_kernel_opts {
  * NULL). Returns 0, NDP_ESYNTAX or NDP_ENAME (no such def). Errors in the
  * text: st->msg ends with "(line N)" and st->pos = N (a line number, with
  * opts->first_line applied), for every error of this header. */
-int ndp_kernel_check(const char *src, const char *func, const ndp_kernel_opts *opts,
-                     int *nparams, ndp_status *st);
+NDP_API int ndp_kernel_check(const char *src, const char *func, const ndp_kernel_opts *opts,
+                             int *nparams, ndp_status *st);
 
 /* Compiles `func` of src for nargs arguments (one per parameter). OUT:
  * *out, owned (release with ndp_kernel_free). Returns 0, NDP_ESYNTAX
  * (unsupported construct), NDP_ETYPE (a type that does not fit, an unknown
  * function, a non-number global), NDP_ENAME (an undefined name), NDP_EINVAL
  * (arguments that do not match the parameters) or NDP_ENOMEM. */
-int ndp_kernel_compile(const char *src, const char *func, int nargs,
-                       const ndp_kernel_arg *args, const ndp_kernel_opts *opts,
-                       ndp_kernel **out, ndp_status *st);
+NDP_API int ndp_kernel_compile(const char *src, const char *func, int nargs,
+                               const ndp_kernel_arg *args, const ndp_kernel_opts *opts,
+                               ndp_kernel **out, ndp_status *st);
 
-void ndp_kernel_free(ndp_kernel *k);
+NDP_API void ndp_kernel_free(ndp_kernel *k);
 
 /* The result dtype (bool, int64, float32 or float64), or NDP_NTYPES for a
  * kernel that returns nothing. */
-ndp_dtype ndp_kernel_result_dtype(const ndp_kernel *k);
+NDP_API ndp_dtype ndp_kernel_result_dtype(const ndp_kernel *k);
 /* Parameter i's dtype: an input's own, an output's given or inferred one
  * (float64 for an output never written); NDP_NTYPES when out of range. */
-ndp_dtype ndp_kernel_arg_dtype(const ndp_kernel *k, int i);
-int ndp_kernel_nargs(const ndp_kernel *k);
+NDP_API ndp_dtype ndp_kernel_arg_dtype(const ndp_kernel *k, int i);
+NDP_API int ndp_kernel_nargs(const ndp_kernel *k);
 
 /* Runs the kernel. args: nargs borrowed arrays; an argument's last
  * core_ndim dimensions are its core, the leading ones are loop dimensions,
@@ -109,12 +111,12 @@ int ndp_kernel_nargs(const ndp_kernel *k);
  * (index out of range), NDP_EUSER (a lane reached the end of a function
  * that returns a value elsewhere), NDP_ECANCELED, NDP_ENOMEM; runtime
  * errors name the line (st->pos = the line). */
-int ndp_kernel_eval(const ndp_kernel *k, const ndp_array *const *args,
-                    const ndp_array *out, const ndp_exec *ex, ndp_status *st);
+NDP_API int ndp_kernel_eval(const ndp_kernel *k, const ndp_array *const *args,
+                            const ndp_array *out, const ndp_exec *ex, ndp_status *st);
 
 /* The bytecode as text (for debugging). Writes at most cap bytes
  * (NUL-terminated when cap > 0); returns the length needed. */
-size_t ndp_kernel_explain(const ndp_kernel *k, char *buf, size_t cap);
+NDP_API size_t ndp_kernel_explain(const ndp_kernel *k, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,8 @@
 #ifndef NDPAR_NPY_H
 #define NDPAR_NPY_H
 
+#include "export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,15 +41,15 @@ typedef struct ndp_npy_header {
  * NDP_MAXDIMS dimensions or over 2^62 bytes of data), NDP_ETYPE (a valid
  * header whose dtype ndpar does not support) or NDP_EINVAL (hdr NULL, or
  * buf NULL with len > 0). */
-int ndp_npy_parse_header(const void *buf, size_t len, ndp_npy_header *hdr,
-                         ndp_status *st);
+NDP_API int ndp_npy_parse_header(const void *buf, size_t len, ndp_npy_header *hdr,
+                                 ndp_status *st);
 
 /* Writes a version 1.0 header (2.0 if it does not fit) for the given array
  * into buf (capacity cap). OUT: *written, which is a multiple of 64.
  * Returns 0, NDP_EINVAL or NDP_EOVERFLOW (cap too small). */
-int ndp_npy_format_header(ndp_dtype dt, int fortran_order, int ndim,
-                          const int64_t *shape, void *buf, size_t cap,
-                          size_t *written, ndp_status *st);
+NDP_API int ndp_npy_format_header(ndp_dtype dt, int fortran_order, int ndim,
+                                  const int64_t *shape, void *buf, size_t cap,
+                                  size_t *written, ndp_status *st);
 
 /* An open, mapped .npy file. */
 typedef struct ndp_npy {
@@ -69,7 +71,7 @@ typedef struct ndp_npy {
  * truncated by another process while mapped raises SIGBUS on access.
  * Returns 0 or NDP_EINVAL / NDP_EIO / NDP_EFORMAT / NDP_ETYPE.
  * On success release with ndp_npy_close. */
-int ndp_npy_open(const char *path, int writable, ndp_npy *f, ndp_status *st);
+NDP_API int ndp_npy_open(const char *path, int writable, ndp_npy *f, ndp_status *st);
 
 /* Creates (or truncates) path as a .npy file of this dtype and shape,
  * sizes it, reserves its blocks where the file system supports fallocate
@@ -77,14 +79,14 @@ int ndp_npy_open(const char *path, int writable, ndp_npy *f, ndp_status *st);
  * Returns 0 or NDP_EINVAL / NDP_EOVERFLOW / NDP_EIO. On failure after the
  * file was created it is left on disk (truncated). Release with
  * ndp_npy_close. */
-int ndp_npy_create(const char *path, ndp_dtype dt, int fortran_order,
-                   int ndim, const int64_t *shape, ndp_npy *f,
-                   ndp_status *st);
+NDP_API int ndp_npy_create(const char *path, ndp_dtype dt, int fortran_order,
+                           int ndim, const int64_t *shape, ndp_npy *f,
+                           ndp_status *st);
 
 /* Unmaps and closes; flushes a writable mapping (msync) first. Returns 0 or
  * NDP_EIO if the flush failed. Safe on NULL, on a zeroed (never opened) or
  * an already closed f: whether f is open is told by its mapping, not fd_. */
-int ndp_npy_close(ndp_npy *f, ndp_status *st);
+NDP_API int ndp_npy_close(ndp_npy *f, ndp_status *st);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,8 @@
 #ifndef NDPAR_POOL_H
 #define NDPAR_POOL_H
 
+#include "export.h"
+
 #include <stdint.h>
 
 #include "errors.h"
@@ -26,13 +28,16 @@ extern "C" {
 /* Threads a job uses by default (the caller included). Initially
  * NDPAR_NUM_THREADS when it is a positive integer, else the CPUs this
  * process may run on (affinity mask, bounded by a cgroup CPU quota). */
-int ndp_get_num_threads(void);
+NDP_API int ndp_get_num_threads(void);
 /* Sets the default for later jobs. n >= 1, at most NDP_MAX_THREADS.
+ * Process-global (one atomic store): may be called from any thread, also
+ * while jobs run; a job reads the value once when it starts, so jobs
+ * already running keep the thread count they started with.
  * Returns 0 or NDP_EINVAL. */
-int ndp_set_num_threads(int n);
+NDP_API int ndp_set_num_threads(int n);
 /* What the environment allows, ignoring set_num_threads: the value the
  * pool started with. */
-int ndp_default_num_threads(void);
+NDP_API int ndp_default_num_threads(void);
 
 #define NDP_MAX_THREADS 1024
 
@@ -62,8 +67,8 @@ typedef struct ndp_pf_opts {
  * NDP_ECANCELED, or NDP_EINVAL (n < 0, fn NULL). opts may be NULL.
  * Jobs may nest: a chunk may call ndp_parallel_for (the inner job runs on
  * whatever threads are free, at least the caller). */
-int ndp_parallel_for(int64_t n, ndp_range_fn fn, void *ctx,
-                     const ndp_pf_opts *opts);
+NDP_API int ndp_parallel_for(int64_t n, ndp_range_fn fn, void *ctx,
+                             const ndp_pf_opts *opts);
 
 
 /* A native kernel for ndp_run_kernel (and Python's ndpar.parallel_for,
@@ -79,9 +84,9 @@ typedef int (*ndp_kernel_fn)(int64_t begin, int64_t end, void *const *data,
  * Returns 0, NDP_EINVAL, NDP_ECANCELED, or NDP_EUSER when a kernel
  * returned non-zero (st->msg names the value and the chunk; st->pos = the
  * chunk's begin). */
-int ndp_run_kernel(int64_t n, ndp_kernel_fn kernel, void *const *data,
-                   void *ud, int64_t chunk, const ndp_pf_opts *opts,
-                   ndp_status *st);
+NDP_API int ndp_run_kernel(int64_t n, ndp_kernel_fn kernel, void *const *data,
+                           void *ud, int64_t chunk, const ndp_pf_opts *opts,
+                           ndp_status *st);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,8 @@
 #ifndef NDPAR_ROLLING_H
 #define NDPAR_ROLLING_H
 
+#include "export.h"
+
 #include "array.h"
 #include "errors.h"
 #include "ufunc.h"
@@ -78,16 +80,16 @@ typedef struct ndp_roll_opts {
 } ndp_roll_opts;
 
 /* Function by name ("mean", ...). Returns it (>= 0) or NDP_ENOFUNC. */
-int ndp_roll_lookup(const char *name);
+NDP_API int ndp_roll_lookup(const char *name);
 /* Static name; NULL when out of range. */
-const char *ndp_roll_name(int fn);
+NDP_API const char *ndp_roll_name(int fn);
 
 /* Output dtype for an input dtype: float32 for float32, float64 for every
  * other numeric dtype (bool included). Returns 0 or NDP_ETYPE. ARGMIN and
  * ARGMAX give the position of the extreme counted back from the window's
  * last position (0 = the newest point), as bottleneck, in that float type;
  * COUNT gives the count of non-NaN values (pandas' semantics, above). */
-int ndp_roll_out_dtype(int fn, ndp_dtype in, ndp_dtype *out);
+NDP_API int ndp_roll_out_dtype(int fn, ndp_dtype in, ndp_dtype *out);
 
 /* out = fn over moving windows of `in` along opts->axis. `out` must have
  * in's shape and the dtype ndp_roll_out_dtype gives. If out overlaps in
@@ -96,9 +98,9 @@ int ndp_roll_out_dtype(int fn, ndp_dtype in, ndp_dtype *out);
  * Returns 0, NDP_EINVAL (bad window, min_count, axis, q, ddof: the message
  * names the argument), NDP_ETYPE, NDP_ESHAPE, NDP_ENOMEM or
  * NDP_ECANCELED. */
-int ndp_rolling(int fn, const ndp_array *in, const ndp_array *out,
-                const ndp_roll_opts *opts, const ndp_exec *ex,
-                ndp_status *st);
+NDP_API int ndp_rolling(int fn, const ndp_array *in, const ndp_array *out,
+                        const ndp_roll_opts *opts, const ndp_exec *ex,
+                        ndp_status *st);
 
 #ifdef __cplusplus
 }

@@ -58,6 +58,8 @@
 #ifndef NDPAR_SHM_H
 #define NDPAR_SHM_H
 
+#include "export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,7 +78,7 @@ typedef struct ndp_shm ndp_shm;
 /* Checks a name (see above): 0, or NDP_EINVAL with a message saying what
  * is wrong (empty, too long, the first bad character). name NULL:
  * NDP_EINVAL. */
-int ndp_shm_check_name(const char *name, ndp_status *st);
+NDP_API int ndp_shm_check_name(const char *name, ndp_status *st);
 
 /* Flags for ndp_shm_create. */
 #define NDP_SHM_NOTOUCH 1u  /* do not touch the pages now (they are zero
@@ -95,9 +97,9 @@ int ndp_shm_check_name(const char *name, ndp_status *st);
  * another extent is zero. OUT: *out (NULL on failure). Returns 0,
  * NDP_EINVAL, NDP_EEXIST, NDP_ENOMEM (the system refused the memory),
  * NDP_EOVERFLOW (size overflows), NDP_EIO. */
-int ndp_shm_create(const char *name, ndp_dtype dtype, int ndim,
-                   const int64_t *shape, unsigned flags, int nthreads,
-                   ndp_shm **out, ndp_status *st);
+NDP_API int ndp_shm_create(const char *name, ndp_dtype dtype, int ndim,
+                           const int64_t *shape, unsigned flags, int nthreads,
+                           ndp_shm **out, ndp_status *st);
 
 /* Maps the named segment created by another process (or this one).
  * Waits at most 5 s for the creator's answer (also while the creator is
@@ -107,7 +109,7 @@ int ndp_shm_create(const char *name, ndp_dtype dtype, int ndim,
  * name), NDP_EFORMAT (not an ndpar segment: the segment's header is
  * checked as untrusted input), NDP_EIO (no answer in time, or a system
  * call failed). */
-int ndp_shm_attach(const char *name, ndp_shm **out, ndp_status *st);
+NDP_API int ndp_shm_attach(const char *name, ndp_shm **out, ndp_status *st);
 
 /* Like ndp_shm_attach, and interruptible: while it waits for the creator
  * (connecting, then receiving), it wakes about every 50 ms and calls
@@ -115,27 +117,27 @@ int ndp_shm_attach(const char *name, ndp_shm **out, ndp_status *st);
  * with NDP_ECANCELED. The 5 s overall limit is unchanged. interrupt is
  * called from the calling thread (a language binding can check its
  * signals there, e.g. Python's PyErr_CheckSignals with the GIL). */
-int ndp_shm_attach_ex(const char *name, int (*interrupt)(void *ctx),
-                      void *ctx, ndp_shm **out, ndp_status *st);
+NDP_API int ndp_shm_attach_ex(const char *name, int (*interrupt)(void *ctx),
+                              void *ctx, ndp_shm **out, ndp_status *st);
 
 /* The array (valid until ndp_shm_close). Always C-contiguous, aligned to
  * at least 64 bytes, writable. */
-const ndp_array *ndp_shm_array(const ndp_shm *s);
+NDP_API const ndp_array *ndp_shm_array(const ndp_shm *s);
 
 /* The name ("" for an anonymous segment); whether this handle created it
  * (still 1 in a forked child, which does not serve the name); the size of
  * the data in bytes. NULL handle: "", 0, 0 (and NULL for ndp_shm_array). */
-const char *ndp_shm_name(const ndp_shm *s);
-int ndp_shm_is_creator(const ndp_shm *s);
-size_t ndp_shm_nbytes(const ndp_shm *s);
+NDP_API const char *ndp_shm_name(const ndp_shm *s);
+NDP_API int ndp_shm_is_creator(const ndp_shm *s);
+NDP_API size_t ndp_shm_nbytes(const ndp_shm *s);
 
 /* Creator: stops serving the name (later attaches get NDP_ENOENT); the
  * memory stays mapped here and in processes that attached. Does nothing
  * for an attached or anonymous segment, or when already unpublished. */
-void ndp_shm_unpublish(ndp_shm *s);
+NDP_API void ndp_shm_unpublish(ndp_shm *s);
 
 /* Unpublishes (creator), unmaps and frees the handle. NULL is allowed. */
-void ndp_shm_close(ndp_shm *s);
+NDP_API void ndp_shm_close(ndp_shm *s);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,8 @@
 #ifndef NDPAR_UFUNC_H
 #define NDPAR_UFUNC_H
 
+#include "export.h"
+
 #include "array.h"
 #include "errors.h"
 #include "pool.h"
@@ -92,11 +94,11 @@ typedef enum ndp_op {
 
 /* Operation by NumPy name ("exp", "add"; also the aliases "absolute",
  * "true_divide", "mod", "pow"). Returns the op (>= 0) or NDP_ENOFUNC. */
-int ndp_op_lookup(const char *name);
+NDP_API int ndp_op_lookup(const char *name);
 /* Static name of an op; NULL when out of range. */
-const char *ndp_op_name(int op);
+NDP_API const char *ndp_op_name(int op);
 /* Number of inputs (1 or 2); 0 when out of range. */
-int ndp_op_nin(int op);
+NDP_API int ndp_op_nin(int op);
 
 /* Resolves the loop NumPy would pick for these input dtypes.
  * `loop` is NDP_NTYPES to choose (NumPy's first loop that every input casts
@@ -105,9 +107,9 @@ int ndp_op_nin(int op);
  * OUT: *loop_dtype, the dtype the computation runs in;
  *      *out_dtype, the dtype of the result (bool for predicates).
  * Returns 0, NDP_ENOFUNC, NDP_ETYPE (no loop) or NDP_ECAST. */
-int ndp_op_resolve(int op, const ndp_dtype *in_dtypes, ndp_dtype loop,
-                   ndp_casting casting, ndp_dtype *loop_dtype,
-                   ndp_dtype *out_dtype, ndp_status *st);
+NDP_API int ndp_op_resolve(int op, const ndp_dtype *in_dtypes, ndp_dtype loop,
+                           ndp_casting casting, ndp_dtype *loop_dtype,
+                           ndp_dtype *out_dtype, ndp_status *st);
 
 /* Resolves a call of ndp_ufunc before it runs, weak operands included
  * (Python scalars: see NDP_ARRAY_WEAK_INT in array.h), as NumPy 2 does
@@ -126,9 +128,9 @@ int ndp_op_resolve(int op, const ndp_dtype *in_dtypes, ndp_dtype loop,
  * names: NULL, or nin names for the messages ("argument 'x2'").
  * OUT: *loop_dtype, *out_dtype as in ndp_op_resolve (either may be NULL).
  * Returns 0, NDP_EOVERFLOW, NDP_ECAST, NDP_ETYPE, NDP_EINVAL, NDP_ENOFUNC. */
-int ndp_ufunc_resolve(int op, const ndp_array *const *in, ndp_dtype loop,
-                      ndp_casting casting, ndp_dtype out, const char *const *names,
-                      ndp_dtype *loop_dtype, ndp_dtype *out_dtype, ndp_status *st);
+NDP_API int ndp_ufunc_resolve(int op, const ndp_array *const *in, ndp_dtype loop,
+                              ndp_casting casting, ndp_dtype out, const char *const *names,
+                              ndp_dtype *loop_dtype, ndp_dtype *out_dtype, ndp_status *st);
 
 /* Execution options shared by the engine's entry points; NULL means
  * defaults (all threads, no polling). */
@@ -148,19 +150,19 @@ typedef struct ndp_exec {
  * overlaps an input is handled by buffering that input.
  * Returns 0 or a negative code (NDP_EDOMAIN: integer to a negative integer
  * power; NDP_ECANCELED: the poll callback asked to stop). */
-int ndp_ufunc(int op, const ndp_array *const *in, const ndp_array *out,
-              ndp_dtype loop, ndp_casting casting, const ndp_exec *ex,
-              ndp_status *st);
+NDP_API int ndp_ufunc(int op, const ndp_array *const *in, const ndp_array *out,
+                      ndp_dtype loop, ndp_casting casting, const ndp_exec *ex,
+                      ndp_status *st);
 
 /* Broadcast shape of n arrays. OUT: *ndim, shape[NDP_MAXDIMS].
  * Returns 0 or NDP_ESHAPE. */
-int ndp_broadcast_shape(int n, const ndp_array *const *arrs, int *ndim,
-                        int64_t *shape, ndp_status *st);
+NDP_API int ndp_broadcast_shape(int n, const ndp_array *const *arrs, int *ndim,
+                                int64_t *shape, ndp_status *st);
 
 /* dst = src cast elementwise (shapes must be equal or src broadcastable),
  * under `casting`. In parallel. */
-int ndp_copy(const ndp_array *src, const ndp_array *dst, ndp_casting casting,
-             const ndp_exec *ex, ndp_status *st);
+NDP_API int ndp_copy(const ndp_array *src, const ndp_array *dst, ndp_casting casting,
+                     const ndp_exec *ex, ndp_status *st);
 
 /* Instruction sets the kernels are compiled for. */
 typedef enum ndp_isa {
@@ -171,20 +173,25 @@ typedef enum ndp_isa {
   NDP_NISAS
 } ndp_isa;
 
-/* The best the CPU supports, lowered by NDPAR_ISA (ref, sse2, avx2, avx512)
- * when set. */
-ndp_isa ndp_get_isa(void);
+/* The instruction set in use: the last ndp_set_isa, else the best the CPU
+ * supports, lowered by NDPAR_ISA (ref, sse2, avx2, avx512) when set (read
+ * once, at the first call). */
+NDP_API ndp_isa ndp_get_isa(void);
 /* Best the CPU supports, ignoring NDPAR_ISA and ndp_set_isa. */
-ndp_isa ndp_cpu_isa(void);
-/* Forces an instruction set for later calls; NDP_EINVAL if the CPU lacks it. */
-int ndp_set_isa(ndp_isa isa);
+NDP_API ndp_isa ndp_cpu_isa(void);
+/* Forces an instruction set for later calls; NDP_EINVAL if the CPU lacks it.
+ * Process-global (one atomic store): may be called from any thread, also
+ * while other calls run; each call (and each expression compile, for its
+ * folded constants) reads the setting once when it starts, so calls
+ * already running keep the kernels they started with. */
+NDP_API int ndp_set_isa(ndp_isa isa);
 /* "ref", "sse2", "avx2", "avx512"; NULL when out of range. */
-const char *ndp_isa_name(ndp_isa isa);
+NDP_API const char *ndp_isa_name(ndp_isa isa);
 
 /* Documented worst-case error of op's float64 (f32 = 0) or float32
  * (f32 = 1) kernels at the instruction set in use, in ULPs; 0 for exact
  * operations. */
-double ndp_op_ulp_bound(int op, int f32);
+NDP_API double ndp_op_ulp_bound(int op, int f32);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
 /*
- * expr/expr_internal.h - shared by parse.c, compile.c and vm.c.
+ * expr/expr_internal.h - shared by parse.c, compile.c and vm.c (and
+ * read by apply/apply.c, which evaluates compiled programs per group).
  *
  * Pipeline: parse.c turns the source into an AST stored in one growable
  * array whose nodes are appended children first, so every child has a

@@ -22,7 +22,8 @@
  * dtype, so the last instruction writes the output directly (for outputs
  * larger than the last-level cache it is written from the block with
  * non-temporal stores instead, sparing the read-for-ownership); otherwise
- * it is cast and scattered. Nothing array-sized is ever allocated.
+ * it is cast and scattered. Nothing array-sized is allocated, except the
+ * copy of an input that partly overlaps the output (below).
  *
  * where(c, x, f(y)) with a costly f used nowhere else (compile.c fuses
  * it) computes f only on the lanes where c is false: the lanes are packed
@@ -40,9 +41,9 @@
  * the axis, vectorized over up to BLK output elements).
  *
  * Aliasing: the output may be an input exactly (each block reads its
- * inputs before its last instruction writes the same positions); an
- * output that partially overlaps an input is not detected and gives
- * unspecified values (NumPy would copy the input first).
+ * inputs before its last instruction writes the same positions); an input
+ * that overlaps the output in any other way is first copied to a
+ * temporary array and read from there, as NumPy does.
  *
  * Thread-safety: the program is only read; every thread works in its own
  * scratch block (allocated per chunk), so any number of evaluations of

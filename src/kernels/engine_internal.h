@@ -1,4 +1,7 @@
-/* kernels/engine_internal.h - shared by resolve.c, cast.c and engine.c. */
+/* kernels/engine_internal.h - the engine's internals (loop resolution,
+ * weak-scalar settling, casts, gather/scatter, overlap copies): shared by
+ * resolve.c, cast.c and engine.c, and used by rolling.c and the expression
+ * compiler and VM. */
 #ifndef NDP_ENGINE_INTERNAL_H
 #define NDP_ENGINE_INTERNAL_H
 

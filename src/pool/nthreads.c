@@ -4,7 +4,8 @@
  * The default is NDPAR_NUM_THREADS when it is a positive integer, else the
  * CPUs in this process' affinity mask, lowered to the cgroup CPU quota
  * (cgroup v2 cpu.max, or v1 cpu.cfs_quota_us / cpu.cfs_period_us), rounded
- * up. Read once; ndp_set_num_threads changes the value used afterwards.
+ * up. Read once; ndp_set_num_threads changes the value used afterwards
+ * (an atomic: safe from any thread; a job reads it once when it starts).
  */
 #include <sched.h>
 #include <stdatomic.h>

@@ -369,16 +369,15 @@ _COMPUTED = ["a + n*2", "a - n", "a * (n + 1)", "a & (n*2)", "a | (n - 1)",
              "a < n*2", "a == n*2", "a >= -n", "(a + n*2) // 3"]
 
 
-@pytest.mark.parametrize("ex", _COMPUTED)
-@pytest.mark.parametrize("dt", ["uint8", "int8", "int16", "uint32", "int64", "float32"])
+@pytest.mark.parametrize("ex,dt", [(ex, dt) for ex in _COMPUTED
+                                   for dt in ["uint8", "int8", "int16", "uint32", "int64",
+                                              "float32"]
+                                   if not (dt == "float32" and ("&" in ex or "|" in ex))])
 @pytest.mark.parametrize("n", [-300, -1, 0, 5, 63, 64, 127, 128, 200, 300, 2**40])
 def test_computed_python_int_follows_nep50(ex, dt, n):
     """The computed value takes the dtype it meets and must fit it, as NumPy
     checks the Python int the same text computes (it used to wrap: a silent
-    wrong result)."""
-    if "&" in ex or "|" in ex:
-        if dt == "float32":
-            pytest.skip("bitwise operators take integers")
+    wrong result). Bitwise operators take integers only."""
     a = np.array([0, 1, 3, 100], dtype=dt)
     try:
         with np.errstate(all="ignore"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 import ndpar
+from test_kernels import drawdown  # the same per-row kernel as there
 
 
 @ndpar.vectorize
@@ -15,16 +16,6 @@ def halvings(x):
         x = x / 2.0
         s += 1
     return s
-
-
-@ndpar.guvectorize("(n)->()")
-def drawdown(x, out):
-    peak = x[0]
-    worst = 0.0
-    for j in range(len(x)):
-        peak = max(peak, x[j])
-        worst = max(worst, peak - x[j])
-    out[0] = worst
 
 
 def _py_halvings(v):

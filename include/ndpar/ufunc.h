@@ -111,6 +111,24 @@ NDP_API int ndp_op_resolve(int op, const ndp_dtype *in_dtypes, ndp_dtype loop,
                            ndp_casting casting, ndp_dtype *loop_dtype,
                            ndp_dtype *out_dtype, ndp_status *st);
 
+/* One loop of an operation: input dtypes (in[1] is NDP_NTYPES for a unary
+ * operation) and the output dtype. */
+typedef struct ndp_loop_sig {
+  ndp_dtype in[2];
+  ndp_dtype out;
+} ndp_loop_sig;
+#define NDP_MAX_LOOPS 32
+
+/* The loops of op in NumPy's type-list order, the order ndp_op_resolve
+ * tries them in (the first one every input casts to safely wins), for a
+ * face whose dispatcher walks a type list itself (NumPy's ufunc objects).
+ * An entry with out == NDP_NTYPES is a signature the operation refuses
+ * (negative and sign of a bool, subtract of two bools); ndp_op_resolve
+ * gives the reason. Writes at most cap entries to sig (which may be NULL)
+ * and returns the number of loops (at most NDP_MAX_LOOPS), or
+ * NDP_ENOFUNC. */
+NDP_API int ndp_op_loops(int op, ndp_loop_sig *sig, int cap);
+
 /* Resolves a call of ndp_ufunc before it runs, weak operands included
  * (Python scalars: see NDP_ARRAY_WEAK_INT in array.h), as NumPy 2 does
  * (NEP 50): the loop is chosen with a weak int standing for the other

@@ -34,6 +34,12 @@ static const struct {
 #define ALLT 0x7ffu
 #define NUMT (ALLT & ~1u)
 
+/* The dtypes in NumPy's type-list order: the order loops are tried in. */
+static const ndp_dtype type_order[] = {NDP_BOOL,   NDP_INT8,   NDP_UINT8,   NDP_INT16,
+                                       NDP_UINT16, NDP_INT32,  NDP_UINT32,  NDP_INT64,
+                                       NDP_UINT64, NDP_FLOAT32, NDP_FLOAT64};
+#define NORDER ((int)(sizeof type_order / sizeof type_order[0]))
+
 static unsigned loops_of(int op) {
   switch (ops[op].cls) {
   case CLS_FLT: case CLS_DIV: return FLOATS;
@@ -126,7 +132,8 @@ int ndp__resolve(int op, const ndp_dtype *in, ndp_dtype loop, ndp_casting castin
     if (ops[op].cls == CLS_DIV && !is_float(in[0]) && !is_float(in[1])) {
       pick = NDP_FLOAT64;
     } else {
-      for (int t = 0; t < NDP_NTYPES && pick == NDP_NTYPES; t++) {
+      for (int i = 0; i < NORDER && pick == NDP_NTYPES; i++) {
+        const ndp_dtype t = type_order[i];
         if (!((allowed >> t) & 1u)) continue;
         int ok = 1;
         for (int k = 0; k < nin; k++)
@@ -159,6 +166,32 @@ int ndp__resolve(int op, const ndp_dtype *in, ndp_dtype loop, ndp_casting castin
   r->loop_in[0] = r->loop_in[1] = loop;
   r->out = ops[op].cls == CLS_PRED ? NDP_BOOL : loop;
   return 0;
+}
+
+/* The same walk as ndp__resolve, written out as NumPy's type list. */
+int ndp_op_loops(int op, ndp_loop_sig *sig, int cap) {
+  if (op < 0 || op >= NDP_NOPS) return NDP_ENOFUNC;
+  const int nin = ops[op].nin, cls = ops[op].cls;
+  const unsigned allowed = loops_of(op);
+  ndp_loop_sig all[NDP_MAX_LOOPS];
+  int n = 0;
+  if (op == NDP_OP_NEGATIVE || op == NDP_OP_SIGN || op == NDP_OP_SUBTRACT)
+    all[n++] = (ndp_loop_sig){{NDP_BOOL, nin > 1 ? NDP_BOOL : NDP_NTYPES}, NDP_NTYPES};
+  for (int i = 0; i < NORDER; i++) {
+    const ndp_dtype t = type_order[i];
+    const int is_f = is_float(t);
+    if (cls == CLS_DIV && !is_f) /* true division of integers: float64 */
+      all[n++] = (ndp_loop_sig){{t, t}, NDP_FLOAT64};
+    else if ((allowed >> t) & 1u)
+      all[n++] = (ndp_loop_sig){{t, nin > 1 ? t : NDP_NTYPES},
+                                cls == CLS_PRED ? NDP_BOOL : t};
+    if (t == NDP_UINT64 && nin == 2 && ndp__is_comparison(op)) { /* exact, as NumPy */
+      all[n++] = (ndp_loop_sig){{NDP_INT64, NDP_UINT64}, NDP_BOOL};
+      all[n++] = (ndp_loop_sig){{NDP_UINT64, NDP_INT64}, NDP_BOOL};
+    }
+  }
+  for (int i = 0; i < n && i < cap && sig; i++) sig[i] = all[i];
+  return n;
 }
 
 int ndp_op_resolve(int op, const ndp_dtype *in_dtypes, ndp_dtype loop,

@@ -241,6 +241,43 @@ static void test_resolution(void **state) {
   assert_int_equal(ndp_op_nin(-1), 0);
 }
 
+/* ndp_op_loops written as a type list, walked as NumPy walks it (first
+ * loop every input casts to safely), gives what ndp_op_resolve gives, for
+ * every operation and every pair of input dtypes. */
+static void test_loop_list_matches_resolution(void **state) {
+  (void)state;
+  ndp_loop_sig sig[NDP_MAX_LOOPS];
+  for (int op = 0; op < NDP_NOPS; op++) {
+    const int nin = ndp_op_nin(op);
+    int n = ndp_op_loops(op, sig, NDP_MAX_LOOPS);
+    assert_true(n > 0 && n <= NDP_MAX_LOOPS);
+    for (int a = 0; a < NDP_NTYPES; a++)
+      for (int b = 0; b < (nin > 1 ? NDP_NTYPES : 1); b++) {
+        ndp_dtype in[2] = {(ndp_dtype)a, (ndp_dtype)b};
+        int pick = -1;
+        for (int i = 0; i < n && pick < 0; i++) {
+          int ok = 1;
+          for (int k = 0; k < nin; k++) ok &= ndp_can_cast(in[k], sig[i].in[k], NDP_CASTING_SAFE);
+          if (ok) pick = i;
+        }
+        ndp_dtype l, o;
+        int rc = ndp_op_resolve(op, in, NDP_NTYPES, NDP_CASTING_SAME_KIND, &l, &o, NULL);
+        if (rc) { /* refused: the list's match is a refused entry */
+          assert_true(pick >= 0);
+          assert_int_equal(sig[pick].out, NDP_NTYPES);
+          continue;
+        }
+        assert_true(pick >= 0);
+        assert_int_equal(sig[pick].out, o);
+        if (nin == 2 && sig[pick].in[0] != sig[pick].in[1]) continue; /* qQ, Qq */
+        assert_int_equal(sig[pick].in[0], sig[pick].out == NDP_BOOL || sig[pick].out == NDP_FLOAT64
+                                               ? sig[pick].in[0] : l);
+      }
+  }
+  assert_int_equal(ndp_op_loops(NDP_NOPS, sig, 1), NDP_ENOFUNC);
+  assert_int_equal(ndp_op_loops(-1, NULL, 0), NDP_ENOFUNC);
+}
+
 static void test_bad_arguments(void **state) {
   (void)state;
   double x[4] = {0}, y[4];
@@ -628,6 +665,7 @@ int main(void) {
       cmocka_unit_test(test_broadcast_and_cast), cmocka_unit_test(test_in_place_and_overlap),
       cmocka_unit_test(test_integer_semantics), cmocka_unit_test(test_byteswapped),
       cmocka_unit_test(test_resolution), cmocka_unit_test(test_bad_arguments),
+      cmocka_unit_test(test_loop_list_matches_resolution),
       cmocka_unit_test(test_copy), cmocka_unit_test(test_bandwidth),
       cmocka_unit_test(test_nonzero_bool_bytes), cmocka_unit_test(test_min_max_signed_zeros),
       cmocka_unit_test(test_weak_operands), cmocka_unit_test(test_weak_in_expressions),

@@ -172,6 +172,23 @@ NDP_API int ndp_ufunc(int op, const ndp_array *const *in, const ndp_array *out,
                       ndp_dtype loop, ndp_casting casting, const ndp_exec *ex,
                       ndp_status *st);
 
+/* NumPy's inner-loop contract, for a face whose ufunc objects are NumPy's
+ * (NumPy resolves, casts and iterates; ndpar runs the span): n elements of
+ * op over 1-D strided operands, inputs data[0..nin-1] and output data[nin],
+ * of dtypes dt[0..nin] (a signature ndp_op_loops lists or ndp_op_resolve
+ * gives), strides in bytes. By the overlap NumPy leaves on purpose:
+ *  - none, or an output that is an input exactly: elementwise, in parallel;
+ *  - a binary op whose output has stride 0 and is input 0 (a reduction):
+ *    *out = *out op (x[0] op x[1] op ...); add, multiply, minimum,
+ *    maximum, fmin, fmax and the logical functions reduce in parallel in
+ *    fixed blocks combined as a tree (the same bits for any thread count;
+ *    sums are pairwise, not NumPy's exact order); the others fold in order;
+ *  - any other (accumulate: input 0 is the output one element back): in
+ *    order, element by element.
+ * Returns 0 or a negative code as ndp_ufunc. */
+NDP_API int ndp_ufunc_strided(int op, const ndp_dtype *dt, char *const *data, int64_t n,
+                              const int64_t *strides, const ndp_exec *ex, ndp_status *st);
+
 /* Broadcast shape of n arrays. OUT: *ndim, shape[NDP_MAXDIMS].
  * Returns 0 or NDP_ESHAPE. */
 NDP_API int ndp_broadcast_shape(int n, const ndp_array *const *arrs, int *ndim,

@@ -6,7 +6,9 @@
 #include <Python.h>
 
 #define NPY_NO_DEPRECATED_API NPY_2_0_API_VERSION
+#define NPY_TARGET_VERSION NPY_2_0_API_VERSION
 #define PY_ARRAY_UNIQUE_SYMBOL ndpar_ARRAY_API
+#define PY_UFUNC_UNIQUE_SYMBOL ndpar_UFUNC_API
 #include <numpy/arrayobject.h>
 
 #include "ndpar.h"
@@ -47,6 +49,9 @@ int ndpar_nthreads(void);
  * shorter than a GIL hand-off. */
 #define GIL_RELEASE_MIN 4096
 
+/* Adds the elementwise functions as numpy.ufunc objects (and
+ * _legacy_calls). */
+int ndpar_add_ufuncs(PyObject *m);
 /* Adds move_* functions to the module. */
 int ndpar_add_rolling(PyObject *m);
 /* Adds the Program type (compiled expressions). */

@@ -21,127 +21,83 @@ def _argnames(name):
     return ("x",) if name in UNARY else ("x1", "x2")
 
 
-# ---- argument count and keywords ------------------------------------------------------
+# ---- bad arguments: the ufuncs are numpy.ufunc objects, so NumPy parses -----------
+# their arguments; each bad call must fail exactly as the same call of NumPy's
+# own ufunc does (same exception class), and never crash.
+
+_BAD_INPUTS = [
+    np.array([None], dtype=object), np.array(["a"]), np.array([b"a"]),
+    np.array(["2020-01-01"], dtype="datetime64[D]"), np.zeros(1, dtype=[("a", "f8")]),
+    "abc", None, object(), [1, "a"], {"a": 1},
+]
+
+
+def _same_failure(ours, theirs):
+    try:
+        theirs()
+    except Exception as e:  # noqa: BLE001 - NumPy's outcome is the oracle
+        want = type(e)
+    else:
+        want = None
+    if want is None:
+        ours()
+        return
+    with pytest.raises(Exception) as ei:
+        ours()
+    # NumPy's own class, or the plain builtin it derives from (ndpar raises
+    # libndpar's errors as builtins)
+    assert isinstance(ei.value, want) or type(ei.value) in want.__mro__, (ei.value, want)
+
 
 @pytest.mark.parametrize("name", UNARY + BINARY)
-def test_argument_count(name):
-    f = getattr(ndpar, name)
-    nin = 1 if name in UNARY else 2
-    with pytest.raises(TypeError, match=name):
-        f()
-    if nin == 2:
-        with pytest.raises(TypeError, match=name):
-            f(X)
+def test_argument_count_like_numpy(name):
+    f, g = getattr(ndpar, name), getattr(np, name if name != "abs" else "absolute")
     out = np.empty_like(X)
-    with pytest.raises(TypeError, match=name):
-        f(*_args(name), out, out)  # one positional too many
-    with pytest.raises(TypeError, match="bogus"):
-        f(*_args(name), bogus=1)
-    with pytest.raises(TypeError, match="out"):
-        f(*_args(name), out, out=out)  # out twice
-    with pytest.raises(TypeError):
-        f(x=X) if nin == 1 else f(x1=X, x2=X)  # inputs are positional-only
-    with pytest.raises(TypeError):
-        f(*_args(name), where=True)  # not supported: NumPy's where=, order=, ...
-    with pytest.raises(TypeError):
-        f(*_args(name), order="C")
+    for call in (lambda h: h(), lambda h: h(X), lambda h: h(*_args(name), out, out, out),
+                 lambda h: h(*_args(name), bogus=1)):
+        _same_failure(lambda: call(f), lambda: call(g))
 
 
 @pytest.mark.parametrize("name", ["exp", "add", "less", "negative"])
-@pytest.mark.parametrize("bad", [
-    np.array([1 + 2j]), np.array([1.0], dtype=np.float16), np.array([None], dtype=object),
-    np.array(["a"]), np.array([b"a"]), np.array([1.0], dtype=np.longdouble),
-    np.array(["2020-01-01"], dtype="datetime64[D]"), np.array([1], dtype="timedelta64[s]"),
-    np.zeros(1, dtype=[("a", "f8")]), np.array([1j], dtype=np.complex64),
-    1 + 2j, "abc", None, object(), [1, "a"], {"a": 1},
-])
-def test_unsupported_input_types(name, bad):
-    names = ("x",) if name in ("exp", "negative") else ("x1", "x2")
+@pytest.mark.parametrize("bad", _BAD_INPUTS, ids=lambda b: type(b).__name__)
+def test_unsupported_input_types_like_numpy(name, bad):
+    f, g = getattr(ndpar, name), getattr(np, name)
     good = np.array([1.0])
-    for pos, argname in enumerate(names):
-        args = [good] * len(names)
+    for pos in range(f.nin):
+        args = [good] * f.nin
         args[pos] = bad
-        with pytest.raises(TypeError, match=f"'{argname}'"):
-            getattr(ndpar, name)(*args)
-
-
-def test_unsupported_types_message_lists_supported():
-    with pytest.raises(TypeError) as ei:
-        ndpar.exp(np.array([1.0], dtype=np.float16))
-    msg = str(ei.value)
-    assert "'x'" in msg and "float16" in msg and "float64" in msg
+        _same_failure(lambda: f(*args), lambda: g(*args))
 
 
 @pytest.mark.parametrize("name", ["exp", "add"])
-def test_bad_casting(name):
-    args = _args(name)
-    f = getattr(ndpar, name)
-    for bad in ("", "SAFE", "unsafe ", "fast", "none"):
-        with pytest.raises(ValueError, match="'casting'"):
-            f(*args, casting=bad)
-    for bad in (1, None, b"safe", ["safe"]):
-        with pytest.raises(TypeError, match="'casting'"):
-            f(*args, casting=bad)
+def test_bad_casting_and_dtype_like_numpy(name):
+    args, f, g = _args(name), getattr(ndpar, name), getattr(np, name)
+    for bad in ("", "SAFE", "unsafe ", "fast", "none", 1, b"safe", ["safe"]):
+        _same_failure(lambda: f(*args, casting=bad), lambda: g(*args, casting=bad))
     for ok in ("no", "equiv", "safe", "same_kind", "unsafe"):
-        f(*args, casting=ok)
-
-
-@pytest.mark.parametrize("name", ["exp", "add"])
-def test_bad_dtype(name):
-    args = _args(name)
-    f = getattr(ndpar, name)
-    for bad in ("nonsense", 3.5, object(), [1, 2], "f9"):
-        with pytest.raises(TypeError, match="'dtype'"):
-            f(*args, dtype=bad)
-    for bad in (np.complex128, np.float16, "U5", object, np.longdouble, "M8[s]"):
-        with pytest.raises(TypeError, match="'dtype'"):
-            f(*args, dtype=bad)
-    # a dtype with no loop for the function
-    with pytest.raises(TypeError):
-        ndpar.sqrt(X, dtype=np.int32)
-    with pytest.raises(TypeError):
-        ndpar.less(X, X, dtype=np.float64)
-    # fine: NumPy's spellings of a dtype
+        assert f(*args, casting=ok).dtype == g(*args, casting=ok).dtype
+    for bad in ("nonsense", 3.5, object(), [1, 2], "f9", "U5", "M8[s]"):
+        _same_failure(lambda: f(*args, dtype=bad), lambda: g(*args, dtype=bad))
+    _same_failure(lambda: ndpar.sqrt(X, dtype=np.int32), lambda: np.sqrt(X, dtype=np.int32))
     for ok in (None, "float64", "f8", np.float64, np.dtype("float64"), float, "d", "<f8"):
-        r = f(*args, dtype=ok)
-        assert r.dtype == np.float64
-    assert f(*args, dtype=">f4").dtype == np.float32
+        assert f(*args, dtype=ok).dtype == np.float64
+    with pytest.raises(TypeError):  # ndpar has no object loops (NumPy has)
+        f(*args, dtype=object)
 
-
-# ---- out --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["exp", "add", "less"])
-def test_bad_out(name):
+def test_bad_out_like_numpy(name):
     args = (X,) if name == "exp" else (X, X)
-    f = getattr(ndpar, name)
-    with pytest.raises(ValueError, match="'out'"):
-        f(*args, out=np.empty(11))
-    with pytest.raises(ValueError, match="'out'"):
-        f(*args, out=np.empty((10, 1)))
-    with pytest.raises(ValueError, match="'out'"):
-        f(*args, out=np.empty(()))
+    f, g = getattr(ndpar, name), getattr(np, name)
     ro = np.empty(10)
     ro.flags.writeable = False
-    with pytest.raises(ValueError, match="'out'"):
-        f(*args, out=ro)
+    for out in (np.empty(11), np.empty((10, 1)), np.empty(()), ro, [0.0] * 10, 3.0,
+                np.empty(10, dtype=np.int8), (np.empty(10), np.empty(10)), (),
+                ([0.0] * 10,)):
+        _same_failure(lambda: f(*args, out=out), lambda: g(*args, out=out))
     assert not ro.flags.writeable
-    with pytest.raises(TypeError, match="'out'"):
-        f(*args, out=[0.0] * 10)
-    with pytest.raises(TypeError, match="'out'"):
-        f(*args, out=3.0)
-    with pytest.raises(TypeError, match="'out'"):
-        f(*args, out=np.empty(10, dtype=np.complex128))
-    with pytest.raises(TypeError, match="'out'"):
-        f(*args, out=np.empty(10, dtype=np.float16))
-    with pytest.raises(ValueError, match="'out'"):
-        f(*args, out=(np.empty(10), np.empty(10)))
-    with pytest.raises(ValueError, match="'out'"):
-        f(*args, out=())
-    with pytest.raises(TypeError, match="'out'"):
-        f(*args, out=([0.0] * 10,))
-    # a zero-stride (broadcast) out cannot hold distinct results: refused
     with pytest.raises(ValueError):
-        f(*args, out=np.lib.stride_tricks.as_strided(np.empty(1), (10,), (0,)))
+        f(*args, out=ro)
 
 
 def test_out_cast_not_allowed_writes_nothing():
@@ -162,27 +118,21 @@ def test_not_broadcastable():
         ndpar.add(np.zeros((2, 3)), np.zeros(3), out=np.zeros((3, 2)))
 
 
-def test_too_many_dims():
+def test_many_dims():
     ok = np.zeros((1,) * 32)
     assert ndpar.exp(ok).shape == (1,) * 32
     assert ndpar.add(ok, ok).shape == (1,) * 32
-    big = np.zeros((1,) * 33)
-    with pytest.raises(ValueError, match="'x'"):
-        ndpar.exp(big)
-    with pytest.raises(ValueError, match="'x2'"):
-        ndpar.add(ok, big)
-    with pytest.raises(ValueError, match="'out'"):
-        ndpar.exp(np.float64(1.0), out=np.zeros((1,) * 33))
-    # 0-d with 32-d broadcasts fine
-    assert ndpar.add(np.float64(1.0), ok).shape == (1,) * 32
+    big = np.ones((1,) * 64)
+    assert ndpar.exp(big).shape == (1,) * 64 and ndpar.exp(big).item() == np.exp(1.0)
 
 
-def test_python_int_out_of_bounds_names_argument():
-    with pytest.raises(OverflowError, match="'x2'"):
+def test_python_int_out_of_bounds():
+    for call in (lambda h: h.add(np.zeros(3, dtype=np.int8), 128),
+                 lambda h: h.multiply(-1, np.zeros(3, dtype=np.uint32))):
+        _same_failure(lambda: call(ndpar), lambda: call(np))
+    with pytest.raises(OverflowError):
         ndpar.add(np.zeros(3, dtype=np.int8), 128)
-    with pytest.raises(OverflowError, match="'x1'"):
-        ndpar.multiply(-1, np.zeros(3, dtype=np.uint32))
-    with pytest.raises(OverflowError, match="'x'"):
+    with pytest.raises(TypeError):  # NumPy computes it as an object; ndpar has no object loops
         ndpar.negative(2 ** 70)
 
 
@@ -193,15 +143,15 @@ def test_negative_integer_power_message():
         ndpar.power(np.arange(5_000_000), np.array([-1]))  # threaded path too
 
 
-def test_error_types_are_plain_builtins():
-    """Exceptions are the documented builtin classes (pickle-able, catchable)."""
-    for call, exc in ((lambda: ndpar.add(np.zeros(3), np.zeros(4)), ValueError),
-                      (lambda: ndpar.exp(np.array(["a"])), TypeError),
-                      (lambda: ndpar.add(np.zeros(3, np.uint8), 300), OverflowError)):
-        with pytest.raises(exc) as ei:
-            call()
-        assert type(ei.value) is exc
-        assert str(ei.value).startswith("ndpar.")
+def test_library_errors_are_plain_builtins():
+    """libndpar's own errors (inside a loop) are the documented builtin
+    classes, named after the function."""
+    with pytest.raises(ValueError) as ei:
+        ndpar.power(np.arange(5), -2)
+    assert type(ei.value) is ValueError and str(ei.value).startswith("ndpar.power")
+    with pytest.raises(TypeError) as ei:
+        ndpar.negative(np.array([True]))
+    assert type(ei.value) is TypeError and str(ei.value).startswith("ndpar.negative")
 
 
 # ---- inputs are never modified --------------------------------------------------------

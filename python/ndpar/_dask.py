@@ -295,7 +295,7 @@ def move(cfunc: Callable, fname: str, a: Any, bound: dict) -> Any:
         left = right = w
     else:
         left, right = w - 1, 0
-    need = max(left, right, 1)
+    need = max(left, right, w)  # and the first block (no overlap before it) holds a window
     chunks = a.chunks[ax]
     if min(chunks) < need:
         merged = _merge_chunks(chunks, need)
@@ -429,12 +429,12 @@ def map_chunks(func: Callable, arrays: tuple, kw: dict, wants_index: bool) -> An
                          "arrays func must return its part of the result (lazily)")
     tail = probe.shape[1:]
     fn = _Chunks(func, kw, probe.dtype, wants_index)
-    out_ind = (0,) + tuple("o%d" % i for i in range(1, 1 + len(tail)))
+    out_ind = ("n",) + tuple("o%d" % i for i in range(1, 1 + len(tail)))
     args: list = []
     for j, a in enumerate(arrs):
-        args += [a, (0,) + tuple("a%d_%d" % (j, i) for i in range(1, a.ndim))]
+        args += [a, ("n",) + tuple("a%d_%d" % (j, i) for i in range(1, a.ndim))]
     if wants_index:
-        args += [da.arange(arrs[0].shape[0], chunks=(first,)), (0,)]
+        args += [da.arange(arrs[0].shape[0], chunks=(first,)), ("n",)]
     return da.blockwise(fn, out_ind, *args, dtype=probe.dtype, concatenate=True,
                         new_axes={"o%d" % i: t for i, t in enumerate(tail, 1)},
                         meta=np.empty((0,) * len(out_ind), probe.dtype))

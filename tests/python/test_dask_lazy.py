@@ -241,3 +241,30 @@ def test_other_dask_collections_refused():
         ndpar.move_mean(df, 3)
     with pytest.raises(TypeError, match="not a dask array"):
         ndpar.evaluate("a * 2", a=df)
+
+
+@pytest.mark.parametrize("how", [{}, {"center": True}, {"mode": "edge"}])
+@pytest.mark.parametrize("chunks", [(30, 30, 40), (12,) * 8 + (4,), 100])
+def test_anchor_is_the_global_index_of_each_block(monkeypatch, how, chunks):
+    """The start handed to _anchor_kwargs (where the C functions' _anchor
+    keyword is wired) is the global position of the block's element 0."""
+    from ndpar import _dask, _ndpar
+    seen = []
+    real = _ndpar.move_sum
+
+    def recording(block, **kw):
+        start = kw.pop("_anchor")
+        seen.append((start, block[0], len(block)))
+        return real(block, **kw)
+
+    monkeypatch.setattr(_ndpar, "move_sum", recording)
+    monkeypatch.setattr(_dask, "_anchor_kwargs", lambda info, axis, start: {"_anchor": start})
+    x = np.arange(100.0)
+    r = ndpar.move_sum(da.from_array(x, chunks=chunks), 9, **how)
+    with dask.config.set(scheduler="sync"):
+        got = r.compute()
+    np.testing.assert_array_equal(got, real(x, 9, **how))
+    assert seen
+    for start, first, n in seen:
+        assert first == x[max(start, 0)]
+        assert (start < 0) == ("mode" in how and start == -9)

@@ -229,6 +229,12 @@ def apply_indexed(
     without it such a point raises ValueError naming its position.
     An exception in a callable stops the job and is raised here with its
     traceback once every thread has stopped.
+
+    Containers: a pandas Series or an xarray DataArray x comes back as one
+    with x's labels (an index that is a Series must share them:
+    ValueError otherwise); a masked array raises TypeError; dask arrays
+    give a lazy dask array (blockwise; x and index are chunked alike, the
+    dtype fixed up front), and out= is then refused.
     """
     xs = x if isinstance(x, tuple) else (x,)
     if not xs:

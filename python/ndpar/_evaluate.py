@@ -221,6 +221,18 @@ evaluate.__doc__ = """Evaluate the expression ex (numexpr's signature) on all co
     when every array input is Fortran-contiguous, else C) or 'K' (the
     inputs' memory order, as ``np.add(a, b)`` lays out its result; for a
     reduction along an axis, that order without the axis, as ``np.sum``).
+
+    Containers (the rules of ndpar/_containers.py): pandas Series /
+    DataFrame operands come back as one, with the index (and name /
+    columns); they must share their labels (ValueError otherwise: ndpar
+    does not align; ``a, b = a.align(b)`` first), and a reduction along an
+    axis of a DataFrame gives a Series. xarray DataArrays keep coords,
+    dims, attrs and name (all must have the same dims and coordinates).
+    Masked arrays: an elementwise result is masked where any input is; a
+    reduction, or out=, raises TypeError (masked values would be read).
+    dask arrays give a lazy dask array (blockwise with broadcasting; a
+    reduction through da.reduction, 0-d when of the whole result; order=
+    does not apply); out= is then refused.
 """ + _LANGUAGE
 
 

@@ -639,6 +639,14 @@ def map_chunks(func: Callable, *arrays: Any, out: np.ndarray | None = None,
     ``timeout=`` with TimeoutError (the caller's own chunk is interrupted
     too). Under backend='processes' Ctrl-C and timeout= kill the workers
     at once, whatever they run.
+
+    Containers: func always gets NumPy chunks. pandas and xarray arrays give
+    a result labelled along the first axis as the first of them (windows
+    with mode None: by each window's last point, as ``rolling``); a masked
+    array raises TypeError. dask arrays give a lazy dask array (one block
+    per dask chunk of the first axis, each gathered by map_chunks; index=
+    gets global positions; the dtype is what func returns for an empty
+    chunk, as for N == 0); windows= and out= are then refused.
     """
     if not callable(func):
         raise TypeError("%s: 'func' must be callable, got %s" % (_NAME, type(func).__name__))

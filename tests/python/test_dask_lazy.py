@@ -268,3 +268,28 @@ def test_anchor_is_the_global_index_of_each_block(monkeypatch, how, chunks):
     for start, first, n in seen:
         assert first == x[max(start, 0)]
         assert (start < 0) == ("mode" in how and start == -9)
+
+
+def test_graphs_ship_to_a_process_cluster():
+    """The graphs pickle: every entry point's lazy result computes on a
+    LocalCluster of two worker processes, with in-memory ndpar's values."""
+    distributed = pytest.importorskip("distributed")
+    x = RNG.random((600, 8))
+    d = da.from_array(x, chunks=(150, 8))
+    f = ndpar.compile("where(a > 0.5, exp(a), a * 2)")
+    cases = [
+        (f(d), f(x)),
+        (ndpar.evaluate("sum(a * a, axis=0)", a=d), ndpar.evaluate("sum(a * a, axis=0)", a=x)),
+        (ndpar.move_max(d, 40, axis=0), ndpar.move_max(x, 40, axis=0)),
+        (ndpar.apply_indexed(d[:, 0], da.zeros(600, dtype=np.int8, chunks=100), ["x + 1"]),
+         x[:, 0] + 1),
+        (ndpar.map_chunks(np.negative, d), -x),
+    ]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        got = client.compute([r for r, _ in cases], sync=True)
+        moved = client.submit(ndpar.move_mean, x[:, 0], 4).result()
+    for g, (_, want) in zip(got, cases):
+        np.testing.assert_allclose(g, want, rtol=1e-13)
+    np.testing.assert_array_equal(moved, ndpar.move_mean(x[:, 0], 4))

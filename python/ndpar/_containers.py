@@ -22,6 +22,9 @@ then:
   DataFrames, delayed objects) raise TypeError: nothing is computed
   implicitly.
 
+With out= (an ndarray) the entry point writes into it and returns it, as
+for plain arrays; with a dask array out= raises TypeError.
+
 pandas, xarray and dask are never imported here: an object is recognised by
 its type's module, and the library is taken from sys.modules (it is loaded,
 since one of its objects exists).

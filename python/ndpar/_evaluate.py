@@ -35,6 +35,7 @@ def _free_names(ex: str) -> Tuple[Tuple[str, bool], ...]:
     return _ndpar.Program.free_names(ex)
 
 
+_PLAIN_TYPES = frozenset((np.ndarray, int, float, bool))  # never a container
 _DTYPE_NAMES: Dict[Any, str] = {}  # dtype -> its name (dtype.name costs microseconds)
 
 
@@ -74,9 +75,12 @@ def _program(ex: str, names: Tuple[str, ...], kinds: Tuple[str, ...]) -> Any:
 
 def _run(ex: str, names: Tuple[str, ...], values: Tuple[Any, ...], out, casting,
          order: str = "K") -> Any:
-    found = _containers.kinds(values)
-    if found:
-        return _run_containers(ex, names, values, out, casting, order, found)
+    for v in values:  # one cheap check per value on the plain path
+        if type(v) not in _PLAIN_TYPES:
+            found = _containers.kinds(values)
+            if found:
+                return _run_containers(ex, names, values, out, casting, order, found)
+            break
     kinds, vals = zip(*map(_kind, names, values)) if names else ((), ())
     prog = _program(ex, names, kinds)
     # the C core lays a new result out for order and walks it in memory order

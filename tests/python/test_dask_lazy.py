@@ -233,14 +233,17 @@ def test_map_chunks_dask_refusals():
         ndpar.map_chunks(lambda a: a, d, out=np.empty(10))
 
 
-def test_other_dask_collections_refused():
-    dd = pytest.importorskip("dask.dataframe")
-    pd = pytest.importorskip("pandas")
-    df = dd.from_pandas(pd.DataFrame({"a": np.arange(10.0)}), npartitions=2)
+def test_other_dask_collections_refused(sched):
+    lazy = dask.delayed(np.arange)(10.0)
     with pytest.raises(TypeError, match="not a dask array"):
-        ndpar.move_mean(df, 3)
+        ndpar.move_mean(lazy, 3)
     with pytest.raises(TypeError, match="not a dask array"):
-        ndpar.evaluate("a * 2", a=df)
+        ndpar.evaluate("a * 2", a=lazy)
+    with pytest.raises(TypeError, match="not a dask array"):
+        ndpar.apply_indexed(lazy, np.zeros(10, np.int8), ["x"])
+    with pytest.raises(TypeError, match="not a dask array"):
+        ndpar.map_chunks(np.negative, lazy)
+    assert sched.calls == 0
 
 
 @pytest.mark.parametrize("how", [{}, {"center": True}, {"mode": "edge"}])

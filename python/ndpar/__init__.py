@@ -72,6 +72,8 @@ ROLLING = tuple(
 for _name in UNARY + BINARY + ROLLING:
     globals()[_name] = getattr(_ndpar, _name)
 del _name
+from ._rolling_py import FUNCS as _ROLLING_FUNCS  # noqa: E402  (move_*: containers, pickling)
+globals().update(_ROLLING_FUNCS)
 
 # NumPy's aliases
 absolute = abs  # noqa: F821

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import _ndpar
+from . import _containers, _ndpar
 
 __all__ = ["apply_indexed"]
 
@@ -229,10 +229,21 @@ def apply_indexed(
     without it such a point raises ValueError naming its position.
     An exception in a callable stops the job and is raised here with its
     traceback once every thread has stopped.
+
+    Containers: a pandas Series or an xarray DataArray x comes back as one
+    with x's labels (an index that is a Series must share them:
+    ValueError otherwise); a masked array raises TypeError; dask arrays
+    give a lazy dask array (blockwise; x and index are chunked alike, the
+    dtype fixed up front), and out= is then refused.
     """
     xs = x if isinstance(x, tuple) else (x,)
     if not xs:
         raise ValueError("ndpar.apply_indexed: 'x' must hold at least one array")
+    if type(index) is not np.ndarray or any(type(a) is not np.ndarray for a in xs):
+        found = _containers.kinds(xs + (index,))
+        if found:
+            return _apply_containers(xs, isinstance(x, tuple), index, table, out, default,
+                                     dtype, found)
     arrs = []
     for j, a in enumerate(xs):
         a = np.asarray(a)
@@ -303,6 +314,31 @@ def apply_indexed(
         if callable(e) and not isinstance(e, (int, _ndpar.ApplyExpr)):
             entries[i] = _wrap_callable(e, i, out.dtype, how)
     return _ndpar.apply(tuple(arrs), idx, entries, out, default)
+
+
+def _apply_containers(xs: tuple, several: bool, index: Any, table: Any, out: Any,
+                      default: Any, dtype: Any, found: set) -> Any:
+    """apply_indexed with a pandas / xarray / masked / dask argument (the
+    rules are _containers.py's): labels come back on the result, x and the
+    index must share them; masked arrays raise TypeError; dask is lazy."""
+    if found & {_containers.PANDAS, _containers.XARRAY, _containers.MASKED}:
+        tmpl = None
+        raw = []
+        for j, a in enumerate(xs):
+            v, tmpl = _containers.unwrap_labelled(
+                "apply_indexed", "x" if not several else "x[%d]" % j, a, tmpl)
+            raw.append(v)
+        idx, tmpl = _containers.unwrap_labelled("apply_indexed", "index", index, tmpl)
+        r = apply_indexed(tuple(raw) if several else raw[0], idx, table, out=out,
+                          default=default, dtype=dtype)
+        return r if out is not None else _containers._first_dim_wrap(tmpl, r)
+    if out is not None:
+        raise _containers.refuse_dask_out("apply_indexed")
+    from . import _dask
+    import dask.array as da
+    conv = [a if _containers.kind(a) == _containers.DASK else da.asarray(np.asarray(a))
+            for a in xs + (index,)]
+    return _dask.apply_indexed(tuple(conv[:-1]), several, conv[-1], table, default, dtype)
 
 
 def _default_value(default: Any, dtype: np.dtype) -> np.ndarray:

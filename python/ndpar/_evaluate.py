@@ -15,7 +15,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
-from . import _ndpar
+from . import _containers, _ndpar
 
 _CACHE: Dict[Tuple[str, Tuple[str, ...], Tuple[str, ...]], Any] = {}
 _CACHE_LOCK = threading.Lock()
@@ -35,6 +35,7 @@ def _free_names(ex: str) -> Tuple[Tuple[str, bool], ...]:
     return _ndpar.Program.free_names(ex)
 
 
+_PLAIN_TYPES = frozenset((np.ndarray, int, float, bool))  # never a container
 _DTYPE_NAMES: Dict[Any, str] = {}  # dtype -> its name (dtype.name costs microseconds)
 
 
@@ -74,10 +75,47 @@ def _program(ex: str, names: Tuple[str, ...], kinds: Tuple[str, ...]) -> Any:
 
 def _run(ex: str, names: Tuple[str, ...], values: Tuple[Any, ...], out, casting,
          order: str = "K") -> Any:
+    for v in values:  # one cheap check per value on the plain path
+        if type(v) not in _PLAIN_TYPES:
+            found = _containers.kinds(values)
+            if found:
+                return _run_containers(ex, names, values, out, casting, order, found)
+            break
     kinds, vals = zip(*map(_kind, names, values)) if names else ((), ())
     prog = _program(ex, names, kinds)
     # the C core lays a new result out for order and walks it in memory order
     return prog.run(vals, out=out, casting=casting, order=order)
+
+
+def _lazy_kind(name: str, value: Any) -> Tuple[str, Any]:
+    """_kind, but a dask array (never converted: that would compute it) is
+    its dtype's name."""
+    if _containers.kind(value) == _containers.DASK:
+        return value.dtype.name, value
+    return _kind(name, value)
+
+
+def _run_containers(ex: str, names: Tuple[str, ...], values: Tuple[Any, ...], out, casting,
+                    order: str, found: set) -> Any:
+    """_run where a value is a pandas / xarray / masked / dask object (the
+    rules are _containers.py's)."""
+    def run(vals: Tuple[Any, ...]) -> Any:
+        return _run(ex, names, vals, out, casting, order)
+
+    def converted(vals: Tuple[Any, ...]) -> Tuple[Tuple[str, ...], Tuple[Any, ...]]:
+        if not names:
+            return (), ()
+        return tuple(zip(*map(_lazy_kind, names, vals)))  # type: ignore[return-value]
+
+    def program(vals: Tuple[Any, ...]) -> Any:
+        return _program(ex, names, converted(vals)[0])
+
+    def lazy(vals: Tuple[Any, ...]) -> Any:
+        kinds, cvals = converted(vals)
+        from . import _dask
+        return _dask.evaluate(ex, names, cvals, kinds, _program(ex, names, kinds))
+
+    return _containers.evaluate("evaluate", names, values, found, run, program, out, lazy)
 
 
 _LANGUAGE = """
@@ -187,6 +225,18 @@ evaluate.__doc__ = """Evaluate the expression ex (numexpr's signature) on all co
     when every array input is Fortran-contiguous, else C) or 'K' (the
     inputs' memory order, as ``np.add(a, b)`` lays out its result; for a
     reduction along an axis, that order without the axis, as ``np.sum``).
+
+    Containers (the rules of ndpar/_containers.py): pandas Series /
+    DataFrame operands come back as one, with the index (and name /
+    columns); they must share their labels (ValueError otherwise: ndpar
+    does not align; ``a, b = a.align(b)`` first), and a reduction along an
+    axis of a DataFrame gives a Series. xarray DataArrays keep coords,
+    dims, attrs and name (all must have the same dims and coordinates).
+    Masked arrays: an elementwise result is masked where any input is; a
+    reduction, or out=, raises TypeError (masked values would be read).
+    dask arrays give a lazy dask array (blockwise with broadcasting; a
+    reduction through da.reduction, 0-d when of the whole result; order=
+    does not apply); out= is then refused.
 """ + _LANGUAGE
 
 
@@ -249,6 +299,11 @@ class CompiledExpression:
         names = tuple(n for n in self.names + self.optional_names if n in values)
         return _run(self.ex, names, tuple(values[n] for n in names), out, casting)
 
+    def __reduce__(self) -> Any:
+        # by its text and the dtypes it was compiled for (recompiled on load)
+        keys = tuple(tuple(dt.str for dt in key) for key in list(self._by_dtypes))
+        return (_load_compiled, (self.ex, keys))
+
     def explain(self) -> str:
         """The compiled program, as text, for float64 array variables (int64
         or bool ones when the program takes no floats, e.g. ``~a``)."""
@@ -272,8 +327,25 @@ CompiledExpression.__doc__ = """An expression compiled by ndpar.compile(ex).
     calls from any number of threads are safe). ``.explain()`` shows the
     compiled program. A call returns what ndpar.evaluate would; ``out`` and
     ``casting`` as there (a new result's layout follows the inputs, as
-    order='K').
+    order='K'). It pickles by its text and the dtypes it has been called
+    with (compiled again on loading, in any process).
 """ + _LANGUAGE
+
+
+def _load_compiled(ex: str, keys: Tuple[Tuple[str, ...], ...]) -> CompiledExpression:
+    """Unpickles a CompiledExpression: compiles ex again, and its programs
+    for the dtypes it had been called with."""
+    ce = CompiledExpression(ex)
+    for key in keys:
+        dts = tuple(np.dtype(s) for s in key)
+        if len(dts) != len(ce.names):
+            continue
+        kinds = tuple(_kind(n, np.empty(0, dt))[0] for n, dt in zip(ce.names, dts))
+        try:
+            ce._by_dtypes[dts] = _program(ex, ce.names, kinds)
+        except (TypeError, OverflowError, ValueError):
+            continue  # compiled then: cannot fail now, but a pickle is data
+    return ce
 
 
 def compile(ex: str) -> CompiledExpression:  # noqa: A001 (numexpr-like name)

@@ -48,7 +48,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import _ndpar
+from . import _containers, _ndpar
 from ._shared import SharedArray, shared_empty
 
 __all__ = ["map_chunks", "WorkerDiedError", "RemoteError"]
@@ -639,9 +639,23 @@ def map_chunks(func: Callable, *arrays: Any, out: np.ndarray | None = None,
     ``timeout=`` with TimeoutError (the caller's own chunk is interrupted
     too). Under backend='processes' Ctrl-C and timeout= kill the workers
     at once, whatever they run.
+
+    Containers: func always gets NumPy chunks. pandas and xarray arrays give
+    a result labelled along the first axis as the first of them (windows
+    with mode None: by each window's last point, as ``rolling``); a masked
+    array raises TypeError. dask arrays give a lazy dask array (one block
+    per dask chunk of the first axis, each gathered by map_chunks; index=
+    gets global positions; the dtype is what func returns for an empty
+    chunk, as for N == 0); windows= and out= are then refused.
     """
     if not callable(func):
         raise TypeError("%s: 'func' must be callable, got %s" % (_NAME, type(func).__name__))
+    if any(type(a) is not np.ndarray for a in arrays):
+        found = _containers.kinds(arrays)
+        if found:
+            return _map_containers(func, arrays, found, out, dict(
+                chunks=chunks, backend=backend, windows=windows, nworkers=nworkers,
+                timeout=timeout))
     arrays = _check_arrays(arrays)
     size = _check_chunks(chunks)
     if backend not in ("threads", "processes"):
@@ -677,6 +691,33 @@ def map_chunks(func: Callable, *arrays: Any, out: np.ndarray | None = None,
         return _map(job, func, arrays, out, size, nworkers, forks, timeout)
     finally:
         job.target = target = None  # the shared temporary, even if a traceback keeps this frame
+
+
+def _map_containers(func: Callable, arrays: tuple, found: set, out: Any, kw: dict) -> Any:
+    """map_chunks over pandas / xarray / masked / dask arguments (the rules
+    are _containers.py's): func gets NumPy chunks; the result carries the
+    first labelled argument's labels along the first axis (trailing windows:
+    those of each window's last point); masked arrays raise TypeError; dask
+    arrays give a lazy dask array (windows= is refused there)."""
+    if found & {_containers.PANDAS, _containers.XARRAY, _containers.MASKED}:
+        tmpl = None
+        raw = []
+        for j, a in enumerate(arrays):
+            v, tmpl = _containers.unwrap_labelled("map_chunks", "arrays[%d]" % j, a, tmpl)
+            raw.append(v)
+        r = map_chunks(func, *raw, out=out, **kw)
+        win = _check_windows(kw["windows"])
+        offset = win[0] - 1 if win is not None and win[1] is None else 0
+        return r if out is not None else _containers._first_dim_wrap(tmpl, r, offset)
+    if out is not None:
+        raise _containers.refuse_dask_out("map_chunks")
+    if kw["windows"] is not None:
+        raise TypeError("%s: windows= with a dask array is not supported (it would have to "
+                        "be computed); use ndpar.move_* or dask's map_overlap" % _NAME)
+    _check_chunks(kw["chunks"])
+    from . import _dask
+    return _dask.map_chunks(func, tuple(arrays), dict(kw, windows=None),
+                            _wants_index(func))
 
 
 def _map(job: _Job, func: Callable, arrays: list, out: np.ndarray | None,

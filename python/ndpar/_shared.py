@@ -119,6 +119,12 @@ class SharedArray(NDArrayOperatorsMixin):
     SharedArray). ``np.asarray(s)`` is the array itself, no copy. After
     ``close()`` every such use raises ValueError; arrays and views taken
     before stay valid (they keep the memory mapped).
+
+    Pickling is by name: loading the pickle attaches to the array (in any
+    process of the same user, this one included), so it works only while
+    the creator still holds the name (until it closes it or exits); a
+    closed SharedArray cannot be pickled (ValueError). The data itself is
+    never copied into the pickle.
     """
 
     __slots__ = ("_seg", "_array", "name", "is_creator")
@@ -269,8 +275,16 @@ class SharedArray(NDArrayOperatorsMixin):
         return str(self._arr())
 
     def __reduce__(self) -> Any:
-        raise TypeError("ndpar: a SharedArray cannot be pickled: attach to it by name "
-                        "(SharedArray.attach(%r)) in the other process" % self.name)
+        # by name: loading attaches (SharedArray.attach), in this process or
+        # another one of the same user, while the creator keeps the name
+        if self._seg is None:
+            raise ValueError("ndpar: SharedArray %r is closed: it cannot be pickled" % self.name)
+        return (_attach, (self.name,))
+
+
+def _attach(name: str) -> SharedArray:
+    """Unpickles a SharedArray: attaches to it by name."""
+    return SharedArray.attach(name)
 
 
 def _readonly(readonly: Any, narrays: int) -> frozenset:

@@ -7,10 +7,10 @@
  * scalars (NEP 50), dtype=, signature= and casting= included, so type
  * resolution is NumPy's own over ndpar's loops. Every loop is an
  * ArrayMethod (PyUFunc_AddLoopFromSpec) that hands NumPy's span to
- * ndp_ufunc_strided: elementwise, reduce and accumulate spans alike. A loop
- * is registered for every input signature libndpar resolves (mixed dtypes
- * too: libndpar casts inside its own blocks), so NumPy buffers only for
- * outputs of another dtype and for non-native arrays.
+ * ndp_ufunc_strided: elementwise, reduce and accumulate spans alike. A
+ * unary function has a loop for every input dtype libndpar resolves
+ * (libndpar casts inside its own blocks, so exp(int16) is not buffered by
+ * NumPy); binary ones have the list's loops, and NumPy casts mixed inputs.
  * A loop keeps the GIL (NPY_METH_REQUIRES_PYAPI) so that it can release it
  * itself around a long span, poll Ctrl-C and raise libndpar's error; it
  * raises no floating-point warnings (NPY_METH_NO_FLOATINGPOINT_ERRORS).
@@ -357,8 +357,11 @@ static PyObject *make_ufunc(int op) {
     if (add_loop(uf, op, &sig[i], inner_casting(op, &sig[i], sig, n)) < 0) goto fail;
     done[sig[i].in[0]][nin > 1 ? sig[i].in[1] : 0] = 1;
   }
-  for (int a = 0; a < NDP_NTYPES; a++)
-    for (int b = 0; b < (nin > 1 ? NDP_NTYPES : 1); b++) {
+  /* (binary ones only from the list: reduce and accumulate need loops
+   * whose first input is their output's dtype, and NumPy would dispatch a
+   * mixed one to them) */
+  for (int a = 0; a < NDP_NTYPES && nin == 1; a++)
+    for (int b = 0; b < 1; b++) {
       if (done[a][b]) continue;
       ndp_dtype in[2] = {(ndp_dtype)a, (ndp_dtype)b}, l, o;
       if (ndp_op_resolve(op, in, NDP_NTYPES, NDP_CASTING_SAME_KIND, &l, &o, NULL)) continue;

@@ -4,9 +4,20 @@
  * dtypes and core dimensions, and kernel_check parses a text without
  * compiling it. ndpar.vectorize / guvectorize / kernel (_vectorize.py)
  * get the source, cache Kernels per dtypes, allocate outputs and call run.
+ * kernel_ufunc makes a vectorize kernel a numpy.ufunc: a promoter takes
+ * the argument dtypes NumPy sees (a Python int as int64, a float as
+ * float64), compiles the kernel for them through the Python object's
+ * _kernel_for and adds that loop on first use, as Numba's DUFunc does; the
+ * loop runs the span with ndp_kernel_eval (in order, one element at a
+ * time, when NumPy aliases the output with an input for reduce or
+ * accumulate).
  */
 #define NO_IMPORT_ARRAY
+#define NO_IMPORT_UFUNC
 #include "_common.h"
+
+#include <numpy/dtype_api.h>
+#include <numpy/ufuncobject.h>
 
 #include <string.h>
 
@@ -275,7 +286,276 @@ static PyObject *kernel_check(PyObject *self, PyObject *args, PyObject *kw) {
   return PyLong_FromLong(np);
 }
 
+
+/* ---- a vectorize kernel as a numpy.ufunc ------------------------------------ */
+
+typedef struct {
+  NpyAuxData base;
+  PyObject *kernel; /* a Kernel */
+} kaux;
+
+static void kaux_free(NpyAuxData *a) {
+  PyGILState_STATE g = PyGILState_Ensure();
+  Py_XDECREF(((kaux *)a)->kernel);
+  PyGILState_Release(g);
+  PyMem_Free(a);
+}
+
+static NpyAuxData *kaux_clone(NpyAuxData *a) {
+  kaux *c = PyMem_Malloc(sizeof *c);
+  if (!c) return NULL;
+  memcpy(c, a, sizeof *c);
+  PyGILState_STATE g = PyGILState_Ensure();
+  Py_XINCREF(c->kernel);
+  PyGILState_Release(g);
+  return (NpyAuxData *)c;
+}
+
+/* The Vectorized object behind a kernel ufunc (borrowed from its dict). */
+static PyObject *owner_of(PyObject *uf) {
+  PyObject *d = PyObject_GenericGetDict(uf, NULL);
+  PyObject *v = d ? PyDict_GetItemString(d, "_kernel") : NULL;
+  Py_XDECREF(d);
+  if (!v && !PyErr_Occurred())
+    PyErr_SetString(PyExc_RuntimeError, "ndpar: a kernel ufunc lost its kernel");
+  return v;
+}
+
+/* Kernel for these input dtypes (new reference), compiled once. */
+static PyObject *kernel_for(PyObject *uf, PyArray_DTypeMeta *const *dts, int nin) {
+  PyObject *v = owner_of(uf);
+  if (!v) return NULL;
+  PyObject *key = PyTuple_New(nin);
+  if (!key) return NULL;
+  for (int i = 0; i < nin; i++) {
+    ndp_dtype dt;
+    if (!ndpar_from_typenum(dts[i]->type_num, &dt)) {
+      Py_DECREF(key);
+      PyErr_Format(PyExc_TypeError, "ndpar kernel: argument %d has a dtype that kernels do "
+                   "not support (%S)", i, (PyObject *)dts[i]);
+      return NULL;
+    }
+    PyTuple_SET_ITEM(key, i, PyUnicode_FromString(ndp_dtype_name(dt)));
+  }
+  PyObject *meth = PyUnicode_FromString("_kernel_for");
+  PyObject *k = meth ? PyObject_CallMethodOneArg(v, meth, key) : NULL;
+  Py_XDECREF(meth);
+  Py_DECREF(key);
+  if (k && !PyObject_TypeCheck(k, &KernelType)) {
+    Py_DECREF(k);
+    PyErr_SetString(PyExc_TypeError, "ndpar: _kernel_for must return a Kernel");
+    return NULL;
+  }
+  return k;
+}
+
+static int kloop(PyArrayMethod_Context *ctx, char *const *data, const npy_intp *dims,
+                 const npy_intp *strides, NpyAuxData *aux) {
+  const Kernel *kp = (const Kernel *)((kaux *)aux)->kernel;
+  const int nin = kp->nargs;
+  const npy_intp n = dims[0];
+  ndp_array a[65];
+  const ndp_array *in[64];
+  for (int i = 0; i <= nin; i++) {
+    memset(&a[i], 0, sizeof a[i]);
+    if (!ndpar_from_typenum(ctx->descriptors[i]->type_num, &a[i].dtype)) {
+      PyErr_SetString(PyExc_TypeError, "ndpar kernel: unsupported dtype");
+      return -1;
+    }
+    a[i].ndim = 1;
+    a[i].data = data[i];
+    a[i].shape[0] = n;
+    a[i].strides[0] = strides[i];
+    if (i < nin) in[i] = &a[i];
+  }
+  /* NumPy's reduce/accumulate alias the output with an input on purpose:
+   * then element by element, in order */
+  int serial = strides[nin] == 0 && n > 1;
+  for (int i = 0; i < nin && !serial; i++) {
+    const char *lo = data[i], *hi = data[i] + (n - 1) * strides[i];
+    const char *olo = data[nin], *ohi = data[nin] + (n - 1) * strides[nin];
+    if (lo > hi) { const char *t = lo; lo = hi; hi = t; }
+    if (olo > ohi) { const char *t = olo; olo = ohi; ohi = t; }
+    int exact = data[i] == data[nin] && strides[i] == strides[nin];
+    serial = !exact && lo < ohi + 8 && olo < hi + 8;
+  }
+  ndp_status st = {0, {0}, -1};
+  int rc = 0;
+  if (serial) {
+    for (npy_intp j = 0; j < n && !rc; j++) {
+      ndp_array e[65];
+      const ndp_array *ein[64];
+      for (int i = 0; i <= nin; i++) {
+        e[i] = a[i];
+        e[i].data = (char *)data[i] + j * strides[i];
+        e[i].shape[0] = 1;
+        if (i < nin) ein[i] = &e[i];
+      }
+      rc = ndp_kernel_eval(kp->k, ein, &e[nin], NULL, &st);
+    }
+  } else if (n >= GIL_RELEASE_MIN) {
+    ndpar_gil_poll g;
+    ndp_exec ex = {ndpar_nthreads(), ndpar_poll_signals, &g, 0.02};
+    g.ts = PyEval_SaveThread();
+    rc = ndp_kernel_eval(kp->k, in, &a[nin], &ex, &st);
+    PyEval_RestoreThread(g.ts);
+  } else {
+    rc = ndp_kernel_eval(kp->k, in, &a[nin], NULL, &st);
+  }
+  if (rc) {
+    raise_kernel(rc, &st, NULL);
+    return -1;
+  }
+  return 0;
+}
+
+static int kget_loop(PyArrayMethod_Context *ctx, int aligned, int move_refs,
+                     const npy_intp *strides, PyArrayMethod_StridedLoop **out_loop,
+                     NpyAuxData **out_aux, NPY_ARRAYMETHOD_FLAGS *flags) {
+  (void)aligned, (void)move_refs, (void)strides;
+  PyUFuncObject *uf = (PyUFuncObject *)ctx->caller;
+  if (!uf) {
+    PyErr_SetString(PyExc_RuntimeError, "ndpar: a kernel loop without its ufunc");
+    return -1;
+  }
+  PyArray_DTypeMeta *dts[64];
+  for (int i = 0; i < uf->nin; i++) dts[i] = NPY_DTYPE(ctx->descriptors[i]);
+  PyObject *k = kernel_for((PyObject *)uf, dts, uf->nin);
+  if (!k) return -1;
+  kaux *a = PyMem_Calloc(1, sizeof *a);
+  if (!a) {
+    Py_DECREF(k);
+    PyErr_NoMemory();
+    return -1;
+  }
+  a->base.free = kaux_free;
+  a->base.clone = kaux_clone;
+  a->kernel = k;
+  *out_loop = kloop;
+  *out_aux = (NpyAuxData *)a;
+  *flags = NPY_METH_REQUIRES_PYAPI | NPY_METH_NO_FLOATINGPOINT_ERRORS;
+  return 0;
+}
+
+/* The DType a kernel argument compiles as: Python scalars as int64 /
+ * float64 (what np.asarray gives), arrays as they are. */
+static PyArray_DTypeMeta *arg_dtype(PyArray_DTypeMeta *d, int i) {
+  int tn = d == &PyArray_PyLongDType ? NPY_INT64 : d == &PyArray_PyFloatDType ? NPY_FLOAT64 : -1;
+  if (tn < 0) {
+    ndp_dtype dt;
+    if (!ndpar_from_typenum(d->type_num, &dt) || dt == NDP_UINT64) {
+      PyErr_Format(PyExc_TypeError, "ndpar kernel: argument %d has dtype %S, which ndpar "
+                   "kernels do not support (bool, int8..int64, uint8..uint32, float32, "
+                   "float64)", i, (PyObject *)d);
+      return NULL;
+    }
+    return d;
+  }
+  PyArray_Descr *descr = PyArray_DescrFromType(tn);
+  PyArray_DTypeMeta *m = NPY_DTYPE(descr);
+  Py_DECREF(descr);
+  return m;
+}
+
+static int kernel_promoter(PyObject *ufo, PyArray_DTypeMeta *const op_dtypes[],
+                           PyArray_DTypeMeta *const signature[],
+                           PyArray_DTypeMeta *new_op_dtypes[]) {
+  PyUFuncObject *uf = (PyUFuncObject *)ufo;
+  const int nin = uf->nin;
+  PyArray_DTypeMeta *dts[65];
+  PyArray_DTypeMeta *any = NULL; /* reduce passes no dtype for its accumulator */
+  for (int i = 0; i < nin && !any; i++) any = signature[i] ? signature[i] : op_dtypes[i];
+  for (int i = 0; i < nin; i++) {
+    PyArray_DTypeMeta *d = signature[i] ? signature[i] : op_dtypes[i] ? op_dtypes[i] : any;
+    if (!d || !(dts[i] = arg_dtype(d, i))) {
+      if (!PyErr_Occurred())
+        PyErr_Format(PyExc_TypeError, "ndpar kernel: argument %d has no dtype", i);
+      return -1;
+    }
+  }
+  PyObject *k = kernel_for(ufo, dts, nin);
+  if (!k) return -1;
+  ndp_dtype rdt = ndp_kernel_result_dtype(((Kernel *)k)->k);
+  Py_DECREF(k);
+  if (rdt == NDP_NTYPES) {
+    PyErr_SetString(PyExc_TypeError, "ndpar kernel: the function returns no value");
+    return -1;
+  }
+  PyArray_Descr *rd = PyArray_DescrFromType(ndpar_typenums[rdt]);
+  dts[nin] = signature[nin] ? signature[nin] : NPY_DTYPE(rd);
+  Py_DECREF(rd);
+  /* the loop for this signature, added on first use */
+  PyObject *v = owner_of(ufo);
+  if (!v) return -1;
+  PyObject *key = PyTuple_New(nin + 1);
+  if (!key) return -1;
+  for (int i = 0; i <= nin; i++) {
+    Py_INCREF(dts[i]);
+    PyTuple_SET_ITEM(key, i, (PyObject *)dts[i]);
+  }
+  PyObject *seen = PyObject_GetAttrString(v, "_ufunc_loops");
+  int have = seen ? PySet_Contains(seen, key) : -1;
+  if (have == 0) {
+    PyType_Slot slots[] = {{NPY_METH_get_loop, (void *)kget_loop}, {0, NULL}};
+    PyArrayMethod_Spec spec = {"ndpar_kernel_loop", nin, 1, NPY_NO_CASTING,
+                               NPY_METH_REQUIRES_PYAPI | NPY_METH_NO_FLOATINGPOINT_ERRORS,
+                               dts, slots};
+    have = PyUFunc_AddLoopFromSpec(ufo, &spec) < 0 || PySet_Add(seen, key) < 0 ? -1 : 1;
+  }
+  Py_XDECREF(seen);
+  Py_DECREF(key);
+  if (have < 0) return -1;
+  for (int i = 0; i <= nin; i++) {
+    Py_INCREF(dts[i]);
+    new_op_dtypes[i] = dts[i];
+  }
+  return 0;
+}
+
+/* kernel_ufunc(owner, nin, name) -> numpy.ufunc: owner._kernel_for(dtype
+ * names) compiles; owner._ufunc_loops is a set the promoter fills. */
+static PyObject *kernel_ufunc(PyObject *self, PyObject *args) {
+  (void)self;
+  PyObject *owner;
+  int nin;
+  const char *name;
+  if (!PyArg_ParseTuple(args, "Ois:kernel_ufunc", &owner, &nin, &name)) return NULL;
+  if (nin < 1 || nin > 31) {
+    PyErr_Format(PyExc_TypeError, "ndpar.vectorize: %s() must take 1 to 31 arguments, not %d",
+                 name, nin);
+    return NULL;
+  }
+  PyObject *namebytes = PyBytes_FromString(name); /* ufunc->name points into it */
+  if (!namebytes) return NULL;
+  PyObject *uf = PyUFunc_FromFuncAndData(NULL, NULL, NULL, 0, nin, 1, PyUFunc_None,
+                                         PyBytes_AS_STRING(namebytes), NULL, 0);
+  if (!uf) {
+    Py_DECREF(namebytes);
+    return NULL;
+  }
+  int bad = PyObject_SetAttrString(uf, "_name_bytes", namebytes) < 0 ||
+            PyObject_SetAttrString(uf, "_kernel", owner) < 0;
+  Py_DECREF(namebytes);
+  PyObject *key = bad ? NULL : PyTuple_New(nin + 1);
+  for (int i = 0; key && i <= nin; i++) {
+    Py_INCREF(Py_None);
+    PyTuple_SET_ITEM(key, i, Py_None);
+  }
+  PyObject *cap = key ? PyCapsule_New((void *)kernel_promoter, "numpy._ufunc_promoter", NULL)
+                      : NULL;
+  if (!cap || PyUFunc_AddPromoter(uf, key, cap) < 0) bad = 1;
+  Py_XDECREF(key);
+  Py_XDECREF(cap);
+  if (bad) {
+    Py_DECREF(uf);
+    return NULL;
+  }
+  return uf;
+}
+
 static PyMethodDef module_methods[] = {
+    {"kernel_ufunc", kernel_ufunc, METH_VARARGS,
+     "kernel_ufunc(owner, nin, name) -> numpy.ufunc running owner's kernels."},
     {"kernel_check", (PyCFunction)(void (*)(void))kernel_check, METH_VARARGS | METH_KEYWORDS,
      "kernel_check(src, name=None, first_line=1, filename=None): parse; the parameter count."},
     {NULL, NULL, 0, NULL}};

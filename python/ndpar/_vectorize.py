@@ -143,6 +143,11 @@ class Vectorized(_Base):
     def __init__(self, func, src, first, filename, consts, name):
         super().__init__(func, src, first, filename, consts, name, "vectorize")
         self.signature = None
+        self._ufunc_loops = set()  # the loops kernel_ufunc's promoter added
+
+    def _kernel_for(self, key):
+        """The Kernel for these argument dtype names, compiled once."""
+        return self._compile(key, tuple((d, 0, False) for d in key))
 
     @property
     def nin(self):
@@ -177,6 +182,23 @@ class Vectorized(_Base):
         if out is not None:
             return out
         return o[()] if o.ndim == 0 else o
+
+
+def _as_ufunc(v, func):
+    """The numpy.ufunc for a Vectorized kernel: NumPy broadcasts, takes
+    out=, where=, dtype=, and the methods (reduce, accumulate, outer, at);
+    each new tuple of argument dtypes compiles the kernel once."""
+    uf = _ndpar.kernel_ufunc(v, v._nparams, v.__name__)
+    if func is not None:
+        uf.py_func = func
+        uf.__wrapped__ = func
+        uf.__qualname__ = getattr(func, "__qualname__", v.__name__)
+        uf.__module__ = getattr(func, "__module__", None)
+        try:
+            uf.__doc__ = func.__doc__
+        except (AttributeError, TypeError):
+            pass
+    return uf
 
 
 def _can_store(src, dst):
@@ -311,7 +333,7 @@ def vectorize(func=None, /, *signatures, **options):
 
     def wrap(f):
         src, first, filename = _source(f, "vectorize")
-        return Vectorized(f, src, first, filename, _constants(f), f.__name__)
+        return _as_ufunc(Vectorized(f, src, first, filename, _constants(f), f.__name__), f)
 
     if func is None or _is_sigs(func):
         return wrap
@@ -359,7 +381,8 @@ def kernel(source, name=None, signature=None):
     if name is None:
         _ndpar.kernel_check(src, None, 1, "<kernel>")
     if signature is None:
-        v = Vectorized(None, src, 1, "<kernel>", (), name)
+        v = _as_ufunc(Vectorized(None, src, 1, "<kernel>", (), name), None)
+        v.py_func = None
     else:
         v = GUVectorized(None, src, 1, "<kernel>", (), name, signature)
     return v

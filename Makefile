@@ -103,6 +103,7 @@ bench: install
 	$(VPY) bench/bench_shared.py
 	$(VPY) bench/bench_kernels.py
 	$(VPY) bench/bench_calls.py
+	$(VPY) bench/bench_ufunc.py
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz .mesonpy-* 

@@ -1,8 +1,9 @@
 """ndpar: NumPy work on every core.
 
-Elementwise functions with NumPy's names and conventions (``ndpar.exp(x,
-out=None, dtype=None, casting='same_kind')`` and so on) that run on all
-cores of the machine, with SIMD math, straight on the arrays' memory.
+Elementwise functions with NumPy's names: ``numpy.ufunc`` objects (so
+``out=``, ``where=``, ``reduce``, ``accumulate``, ``outer``, ``at`` and the
+pandas/xarray/dask protocols work) whose loops run on all cores of the
+machine, with SIMD math, straight on the arrays' memory.
 Switch by changing an import::
 
     import ndpar as np_par
@@ -28,9 +29,8 @@ Threads: ``ndpar.set_num_threads(n)``, ``ndpar.get_num_threads()``, or for a
 block of code ``with ndpar.threads(n): ...``. The environment variable
 NDPAR_NUM_THREADS sets the default.
 
-Differences from NumPy, by design: there is no float16, so functions that
-NumPy computes in float16 for bool/int8/uint8 inputs are computed in
-float32; no floating-point RuntimeWarnings are issued.
+Differences from NumPy, by design (docs/design.md): no floating-point
+RuntimeWarnings are issued; float reductions are a tree over fixed blocks.
 """
 import contextlib as _contextlib
 

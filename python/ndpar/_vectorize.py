@@ -135,6 +135,23 @@ class _Base:
     def __repr__(self):
         return f"<ndpar.{self._what} {self.__name__}>"
 
+    def __reduce__(self):
+        """By reference when importable (a module-level kernel), else as its
+        source: compiled programs are process-local and never pickled."""
+        import importlib
+
+        try:
+            obj = importlib.import_module(self.__module__)
+            for part in self.__qualname__.split("."):
+                obj = getattr(obj, part)
+            if obj is self:
+                return self.__qualname__ if "." not in self.__qualname__ else (
+                    _by_name, (self.__module__, self.__qualname__))
+        except Exception:  # noqa: BLE001 - not importable: ship the source
+            pass
+        return (_rebuild, (type(self).__name__, self._src, self._first, self._filename,
+                           self._consts, self._fname, getattr(self, "signature", None)))
+
 
 class Vectorized(_Base):
     """A function applied per element, with NumPy broadcasting, scalar
@@ -201,6 +218,39 @@ def _as_ufunc(v, func):
     return uf
 
 
+def _by_name(module, qualname):
+    import importlib
+
+    obj = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _rebuild(kind, src, first, filename, consts, name, signature):
+    if kind == "GUVectorized":
+        return GUVectorized(None, src, first, filename, consts, name, signature)
+    return Vectorized(None, src, first, filename, consts, name)
+
+
+def _gu_dask(self, args):
+    """Dask arrays in, a lazy dask array out: dask's apply_gufunc with this
+    kernel's core dimensions and the output dtypes the kernel infers (it is
+    compiled once here, for the blocks' dtypes; the blocks then reuse it)."""
+    import dask.array as da
+
+    arrs = [a if hasattr(a, "__dask_graph__") else np.asarray(a) for a in args]
+    key = tuple(np.dtype(a.dtype).name for a in arrs)
+    kargs = tuple((d, len(c), False) for d, c in zip(key, self._ins))
+    kargs += tuple((None, max(len(c), 1), True) for c in self._outs)
+    k = self._compile(key, kargs)
+    nin = len(self._ins)
+    dts = [np.dtype(k.arg_dtype(nin + j)) for j in range(len(self._outs))]
+    r = da.apply_gufunc(self, self.signature, *arrs, output_dtypes=dts if len(dts) > 1 else dts[0],
+                        allow_rechunk=False)
+    return r
+
+
 def _can_store(src, dst):
     """Element writes out[j] = v: NumPy's 'same_kind', and ints into any
     integer dtype (wrapping, as a C cast)."""
@@ -245,7 +295,10 @@ def _parse_layout(sig):
 
 class GUVectorized(_Base):
     """A function applied per row (a generalized ufunc): the result of
-    ``ndpar.guvectorize``."""
+    ``ndpar.guvectorize``. Dask arrays give a lazy dask array
+    (``dask.array.apply_gufunc``; core dimensions must be in one chunk)."""
+
+    _dask = _gu_dask
 
     def __init__(self, func, src, first, filename, consts, name, signature):
         super().__init__(func, src, first, filename, consts, name, "guvectorize")
@@ -258,6 +311,9 @@ class GUVectorized(_Base):
 
     def __call__(self, *args, out=None):
         nin, nout = len(self._ins), len(self._outs)
+        if out is None and len(args) == nin and any(
+                getattr(type(a), "__dask_graph__", None) is not None for a in args):
+            return self._dask(args)
         if len(args) == nin + nout and out is None:
             out = args[nin:]
             args = args[:nin]

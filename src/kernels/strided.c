@@ -7,7 +7,8 @@
  * the ones that overlap the output by accident; what overlap remains is
  * meant. Three cases:
  *  - elementwise (no overlap, or an output that is an input exactly):
- *    ndp_ufunc, in parallel;
+ *    ndp_ufunc, in parallel (a short packed span calls the kernel directly:
+ *    NumPy hands over one row at a time when it iterates itself);
  *  - reduction (binary; the output has stride 0 and is input 0): the
  *    associative operations reduce in fixed blocks of BLK elements, each a
  *    tree of kernel calls on halves, and the blocks' results again as a
@@ -24,6 +25,7 @@
 
 #define BLK 4096          /* elements per reduction block: 32 KiB at most */
 #define SERIAL_MAX 8192   /* a reduction this short stays on the caller */
+#define DIRECT_MAX 4096   /* an elementwise span this short skips the planner */
 
 static int associative(int op) {
   switch (op) {
@@ -209,6 +211,27 @@ int ndp_ufunc_strided(int op, const ndp_dtype *dt, char *const *data, int64_t n,
     if (!exact && overlap(data[k], strides[k], out, so, n, isz[k], isz[nin])) meant = 1;
   }
   if (meant || so == 0) return serial(op, dt, data, n, strides, st);
+  if (n <= DIRECT_MAX) { /* a short packed span of the loop's dtypes: the kernel itself */
+    ndp__resolved r;
+    if ((rc = ndp__resolve(op, dt, NDP_NTYPES, NDP_CASTING_UNSAFE, &r, st))) return rc;
+    const ndp__ktable *t = ndp__ktable_for(ndp_get_isa());
+    ndp__loop_fn fn = r.mixed ? (r.loop_in[0] == NDP_INT64 ? t->cmp_qQ[op] : t->cmp_Qq[op])
+                              : t->fn[op][r.loop];
+    int packed = fn && dt[nin] == r.out;
+    for (int k = 0; k <= nin && packed; k++) {
+      packed = strides[k] == (int64_t)isz[k] && (uintptr_t)data[k] % isz[k] == 0 &&
+               (k == nin || dt[k] == r.loop_in[k]);
+    }
+    if (packed) {
+      const char *in[2] = {data[0], nin > 1 ? data[1] : NULL};
+      rc = fn(in, out, (size_t)n);
+      if (rc == NDP_EDOMAIN)
+        return ndp__fail(st, rc, "%s: integers to negative integer powers are not allowed",
+                         name);
+      if (rc) return ndp__fail(st, rc, "%s: %s", name, ndp_strerror(rc));
+      return 0;
+    }
+  }
   ndp_array a[3];
   const ndp_array *in[2] = {&a[0], &a[1]};
   for (int k = 0; k <= nin; k++) init1(&a[k], data[k], dt[k], n, strides[k]);

@@ -278,6 +278,73 @@ static void test_loop_list_matches_resolution(void **state) {
   assert_int_equal(ndp_op_loops(-1, NULL, 0), NDP_ENOFUNC);
 }
 
+/* NumPy's inner-loop contract: elementwise (short and long spans), a
+ * reduction (output stride 0 = input 0) with the same bits for any thread
+ * count, an accumulate (input 0 one element behind the output). */
+static void test_strided_contract(void **state) {
+  (void)state;
+  enum { N = 100003 };
+  double *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+  assert_non_null(x);
+  assert_non_null(y);
+  for (int i = 0; i < N; i++) x[i] = 1.0 / (1 + i % 97) - 0.01 * (i % 13);
+  ndp_dtype dd[3] = {NDP_FLOAT64, NDP_FLOAT64, NDP_FLOAT64};
+  for (int64_t n = 1; n <= N; n = n * 7 + 3) { /* elementwise, in place and not */
+    char *data[3] = {(char *)x, (char *)x, (char *)y};
+    int64_t s[3] = {8, 8, 8};
+    assert_int_equal(ndp_ufunc_strided(NDP_OP_ADD, dd, data, n, s, NULL, NULL), 0);
+    for (int64_t i = 0; i < n; i++) assert_true(y[i] == x[i] + x[i]);
+  }
+  double acc[3];
+  for (int t = 1; t <= 3; t++) { /* reduce */
+    acc[t - 1] = 0.5;
+    char *data[3] = {(char *)&acc[t - 1], (char *)x, (char *)&acc[t - 1]};
+    int64_t s[3] = {0, 8, 0};
+    ndp_exec ex = {t, NULL, NULL, 0};
+    assert_int_equal(ndp_ufunc_strided(NDP_OP_ADD, dd, data, N, s, &ex, NULL), 0);
+  }
+  assert_true(acc[0] == acc[1] && acc[1] == acc[2]);
+  double ref = 0.5;
+  for (int i = 0; i < N; i++) ref += x[i];
+  assert_true(fabs(acc[0] - ref) <= 1e-9 * fabs(ref));
+  double mx = -1e300;
+  { /* maximum reduces exactly, strided */
+    char *data[3] = {(char *)&mx, (char *)x, (char *)&mx};
+    int64_t s[3] = {0, 16, 0};
+    assert_int_equal(ndp_ufunc_strided(NDP_OP_MAXIMUM, dd, data, N / 2, s, NULL, NULL), 0);
+    double want = -1e300;
+    for (int i = 0; i < N / 2; i++) want = x[2 * i] > want ? x[2 * i] : want;
+    assert_true(mx == want);
+  }
+  { /* accumulate: y[i] = y[i-1] - x[i] (not associative: in order) */
+    y[0] = x[0];
+    char *data[3] = {(char *)y, (char *)(x + 1), (char *)(y + 1)};
+    int64_t s[3] = {8, 8, 8};
+    assert_int_equal(ndp_ufunc_strided(NDP_OP_SUBTRACT, dd, data, N - 1, s, NULL, NULL), 0);
+    double r = x[0];
+    for (int i = 1; i < N; i++) {
+      r -= x[i];
+      assert_true(y[i] == r);
+    }
+  }
+  int64_t ia[4] = {3, 0, 1, 2}, one = 1;
+  ndp_dtype di[3] = {NDP_INT64, NDP_INT64, NDP_INT64};
+  { /* an integer error inside a loop */
+    int64_t neg = -1, o[4];
+    char *data[3] = {(char *)ia, (char *)&neg, (char *)o};
+    int64_t s[3] = {8, 0, 8};
+    ndp_status st = {0, {0}, -1};
+    assert_int_equal(ndp_ufunc_strided(NDP_OP_POWER, di, data, 4, s, NULL, &st), NDP_EDOMAIN);
+    assert_non_null(strstr(st.msg, "negative"));
+  }
+  char *bad[3] = {(char *)ia, NULL, (char *)&one};
+  int64_t s0[3] = {8, 8, 8};
+  assert_int_equal(ndp_ufunc_strided(NDP_OP_ADD, di, bad, 4, s0, NULL, NULL), NDP_EINVAL);
+  assert_int_equal(ndp_ufunc_strided(NDP_NOPS, di, bad, 4, s0, NULL, NULL), NDP_ENOFUNC);
+  free(x);
+  free(y);
+}
+
 static void test_bad_arguments(void **state) {
   (void)state;
   double x[4] = {0}, y[4];
@@ -666,6 +733,7 @@ int main(void) {
       cmocka_unit_test(test_integer_semantics), cmocka_unit_test(test_byteswapped),
       cmocka_unit_test(test_resolution), cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_loop_list_matches_resolution),
+      cmocka_unit_test(test_strided_contract),
       cmocka_unit_test(test_copy), cmocka_unit_test(test_bandwidth),
       cmocka_unit_test(test_nonzero_bool_bytes), cmocka_unit_test(test_min_max_signed_zeros),
       cmocka_unit_test(test_weak_operands), cmocka_unit_test(test_weak_in_expressions),

@@ -63,18 +63,21 @@ static int overlap(const char *a, int64_t sa, const char *b, int64_t sb, int64_t
   return alo < bhi && blo < ahi;
 }
 
-/* Folds m contiguous items of buf into buf[0], as a tree of halves. */
-static int tree(ndp__loop_fn fn, char *buf, size_t isz, int64_t m) {
+/* Folds m contiguous items of src into buf[0] as a tree of halves (the
+ * odd item of a level folds into item 0 after the halving); buf may be
+ * src. The order depends on m only. */
+static int tree(ndp__loop_fn fn, const char *src, char *buf, size_t isz, int64_t m) {
   int rc = 0;
+  if (m == 1 && src != buf) memcpy(buf, src, isz);
   while (m > 1 && !rc) {
-    if (m & 1) {
-      const char *in[2] = {buf, buf + (m - 1) * isz};
-      rc = fn(in, buf, 1);
-      m--;
-    }
     int64_t h = m / 2;
-    const char *in[2] = {buf, buf + h * isz};
-    if (!rc) rc = fn(in, buf, (size_t)h);
+    const char *in[2] = {src, src + h * isz};
+    rc = fn(in, buf, (size_t)h);
+    if (!rc && (m & 1)) {
+      const char *odd[2] = {buf, src + (m - 1) * isz};
+      rc = fn(odd, buf, 1);
+    }
+    src = buf;
     m = h;
   }
   return rc;
@@ -94,8 +97,12 @@ static int reduce_blocks(void *ctx, int64_t b0, int64_t b1, int tid) {
   _Alignas(64) char buf[BLK * 8];
   for (int64_t b = b0; b < b1; b++) {
     int64_t i0 = b * BLK, m = j->n - i0 < BLK ? j->n - i0 : BLK;
-    ndp__gather(j->x + i0 * j->stride, (ptrdiff_t)j->stride, j->isz, 0, buf, (size_t)m);
-    int rc = tree(j->fn, buf, j->isz, m);
+    const char *src = j->x + i0 * j->stride;
+    if (j->stride != (int64_t)j->isz || (uintptr_t)src % j->isz) { /* packed first */
+      ndp__gather(src, (ptrdiff_t)j->stride, j->isz, 0, buf, (size_t)m);
+      src = buf;
+    }
+    int rc = tree(j->fn, src, buf, j->isz, m);
     if (rc) return rc;
     memcpy(j->partial + b * (int64_t)j->isz, buf, j->isz);
   }
@@ -124,7 +131,7 @@ static int reduce_tree(ndp__loop_fn fn, char *acc, const char *x, int64_t n, int
     }
     rc = ndp_parallel_for(nblk, reduce_blocks, &j, &o);
   }
-  if (!rc) rc = tree(fn, partial, isz, nblk);
+  if (!rc) rc = tree(fn, partial, partial, isz, nblk);
   if (!rc) {
     _Alignas(8) char a[8];
     memcpy(a, acc, isz);

@@ -275,8 +275,25 @@ def test_anchor_is_the_global_index_of_each_block(monkeypatch, how, chunks):
 
 def test_graphs_ship_to_a_process_cluster():
     """The graphs pickle: every entry point's lazy result computes on a
-    LocalCluster of two worker processes, with in-memory ndpar's values."""
-    distributed = pytest.importorskip("distributed")
+    LocalCluster of two worker processes, with in-memory ndpar's values.
+    Run in a child interpreter, so the cluster's processes (and the
+    resource tracker it starts) are never children of the test process."""
+    pytest.importorskip("distributed")
+    import os
+    import subprocess
+    import sys
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [here] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    r = subprocess.run([sys.executable, "-c", "import test_dask_lazy as t; t._cluster_check(); "
+                        "print('cluster ok')"], cwd=here, env=env, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0 and "cluster ok" in r.stdout, r.stdout + r.stderr
+
+
+def _cluster_check():
+    import distributed
     x = RNG.random((600, 8))
     d = da.from_array(x, chunks=(150, 8))
     f = ndpar.compile("where(a > 0.5, exp(a), a * 2)")

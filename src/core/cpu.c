@@ -27,7 +27,8 @@ ndp_isa ndp_cpu_isa(void) {
   if (c >= 0) return (ndp_isa)c;
   __builtin_cpu_init();
   c = NDP_ISA_SSE2;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      __builtin_cpu_supports("f16c")) { /* float16 loops use F16C */
     c = NDP_ISA_AVX2;
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw"))

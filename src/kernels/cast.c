@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/half.h"
 #include "kernels/engine_internal.h"
 
 typedef uint8_t ndp_bool_t;
@@ -60,10 +61,48 @@ NDP__CTYPES(DEF_FROM, 0)
 
 #define ROW_ENTRY(FD, F, FK, TD, T, TK) cast_##FD##_##TD,
 #define ROW(_, FD, F, FK) {NDP__CTYPES_TO(ROW_ENTRY, FD, F, FK)},
-static const ndp__cast_fn table[NDP_NTYPES][NDP_NTYPES] = {NDP__CTYPES(ROW, 0)};
+/* float16 (the last dtype) has its own row and column below */
+static const ndp__cast_fn table[NDP_FLOAT16][NDP_FLOAT16] = {NDP__CTYPES(ROW, 0)};
+
+/* x (of kind FK, C type F) as float16 bits */
+#define TO_HALF(F, FK, x)                                                    \
+  ((FK) == 0 ? (ndp__half)((x) != 0 ? 0x3c00u : 0u)                          \
+   : (FK) == 2 && sizeof(F) == 4 ? ndp__f32_to_f16((float)(x))               \
+                                 : ndp__f64_to_f16((double)(x)))
+#define DEF_TO16(_, FD, F, FK)                                               \
+  static void cast_##FD##_FLOAT16(const void *src, void *dst, size_t n) {    \
+    const F *a = (const F *)src;                                             \
+    ndp__half *o = (ndp__half *)dst;                                         \
+    for (size_t i = 0; i < n; i++) o[i] = TO_HALF(F, FK, a[i]);              \
+  }
+NDP__CTYPES(DEF_TO16, 0)
+#define DEF_FROM16(_, TD, T, TK)                                             \
+  static void cast_FLOAT16_##TD(const void *src, void *dst, size_t n) {      \
+    const ndp__half *a = (const ndp__half *)src;                             \
+    T *o = (T *)dst;                                                         \
+    for (size_t i = 0; i < n; i++) {                                         \
+      if ((TK) == 2 && sizeof(T) == 8) { /* exact, payloads kept */          \
+        double d = ndp__f16_to_f64(a[i]);                                    \
+        memcpy(&o[i], &d, sizeof d);                                         \
+      } else {                                                               \
+        float v = ndp__f16_to_f32(a[i]);                                     \
+        o[i] = CVT(float, 2, T, TK, v);                                      \
+      }                                                                      \
+    }                                                                        \
+  }
+NDP__CTYPES(DEF_FROM16, 0)
+static void cast_FLOAT16_FLOAT16(const void *src, void *dst, size_t n) {
+  memcpy(dst, src, n * sizeof(ndp__half));
+}
+#define ENTRY_TO16(_, FD, F, FK) cast_##FD##_FLOAT16,
+#define ENTRY_FROM16(_, TD, T, TK) cast_FLOAT16_##TD,
+static const ndp__cast_fn to16[NDP_FLOAT16] = {NDP__CTYPES(ENTRY_TO16, 0)};
+static const ndp__cast_fn from16[NDP_FLOAT16] = {NDP__CTYPES(ENTRY_FROM16, 0)};
 
 ndp__cast_fn ndp__cast(ndp_dtype from, ndp_dtype to) {
   if ((unsigned)from >= NDP_NTYPES || (unsigned)to >= NDP_NTYPES) return NULL;
+  if (from == NDP_FLOAT16) return to == NDP_FLOAT16 ? cast_FLOAT16_FLOAT16 : from16[to];
+  if (to == NDP_FLOAT16) return to16[from];
   return table[from][to];
 }
 

@@ -54,7 +54,7 @@ static inline ndp__half ndp__f64_to_f16(double d) {
   }
   if (a >= 0x40effe0000000000ull) return sign | 0x7c00u; /* >= 65520 */
   if (a >= 0x3f10000000000000ull) {                      /* >= 2^-14 */
-    const uint64_t m = a + 0x3ffffffffffull + ((a >> 42) & 1u);
+    const uint64_t m = a + 0x1ffffffffffull + ((a >> 42) & 1u);
     return sign | (ndp__half)((m >> 42) - (1008u << 10));
   }
   if (a <= 0x3e60000000000000ull) return sign; /* <= 2^-25 */

@@ -49,7 +49,7 @@ def test_argument_count(name):
 
 @pytest.mark.parametrize("name", ["exp", "add", "less", "negative"])
 @pytest.mark.parametrize("bad", [
-    np.array([1 + 2j]), np.array([1.0], dtype=np.float16), np.array([None], dtype=object),
+    np.array([1 + 2j]), np.array([None], dtype=object),
     np.array(["a"]), np.array([b"a"]), np.array([1.0], dtype=np.longdouble),
     np.array(["2020-01-01"], dtype="datetime64[D]"), np.array([1], dtype="timedelta64[s]"),
     np.zeros(1, dtype=[("a", "f8")]), np.array([1j], dtype=np.complex64),
@@ -67,9 +67,9 @@ def test_unsupported_input_types(name, bad):
 
 def test_unsupported_types_message_lists_supported():
     with pytest.raises(TypeError) as ei:
-        ndpar.exp(np.array([1.0], dtype=np.float16))
+        ndpar.exp(np.array([1.0], dtype=np.complex64))
     msg = str(ei.value)
-    assert "'x'" in msg and "float16" in msg and "float64" in msg
+    assert "'x'" in msg and "complex64" in msg and "float16" in msg and "float64" in msg
 
 
 @pytest.mark.parametrize("name", ["exp", "add"])
@@ -93,7 +93,7 @@ def test_bad_dtype(name):
     for bad in ("nonsense", 3.5, object(), [1, 2], "f9"):
         with pytest.raises(TypeError, match="'dtype'"):
             f(*args, dtype=bad)
-    for bad in (np.complex128, np.float16, "U5", object, np.longdouble, "M8[s]"):
+    for bad in (np.complex128, "U5", object, np.longdouble, "M8[s]"):
         with pytest.raises(TypeError, match="'dtype'"):
             f(*args, dtype=bad)
     # a dtype with no loop for the function
@@ -131,8 +131,8 @@ def test_bad_out(name):
         f(*args, out=3.0)
     with pytest.raises(TypeError, match="'out'"):
         f(*args, out=np.empty(10, dtype=np.complex128))
-    with pytest.raises(TypeError, match="'out'"):
-        f(*args, out=np.empty(10, dtype=np.float16))
+    if name == "exp":  # float64 -> float16 is same_kind, as NumPy
+        assert f(*args, out=np.empty(10, dtype=np.float16)).dtype == np.float16
     with pytest.raises(ValueError, match="'out'"):
         f(*args, out=(np.empty(10), np.empty(10)))
     with pytest.raises(ValueError, match="'out'"):

@@ -363,3 +363,20 @@ def test_cli_reads_and_writes_float16(tmp_path):
     m = np.load(tmp_path / "m.npy")
     assert m.dtype == np.float16
     same(m, ndpar.move_mean(a, 4))
+
+
+def test_cli_apply_float16_default(tmp_path):
+    exe = cli()
+    x = np.array([1, 2, 3.5, 4], np.float16)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "i.npy", np.array([0, 1, -1, 5]))
+    (tmp_path / "t.txt").write_text("x*2\nexp(x)\n")
+    base = [exe, "apply", "--index", str(tmp_path / "i.npy"), "--table", str(tmp_path / "t.txt"),
+            f"x={tmp_path / 'x.npy'}", "-o", str(tmp_path / "o.npy")]
+    subprocess.run(base + ["--default", "1.1"], check=True, capture_output=True)
+    o = np.load(tmp_path / "o.npy")
+    assert o.dtype == np.float16
+    same(o[[0, 2, 3]], np.array([x[0] * 2, 1.1, 1.1], np.float16))
+    assert ulps(o[1], np.exp(x[1])) <= 1
+    r = subprocess.run(base + ["--default", "1e6"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.startswith("ndpar: ") and "float16" in r.stderr

@@ -329,6 +329,14 @@ def test_move_float16_as_bottleneck(name):
     same(got, ref)
 
 
+def test_move_float16_layouts():
+    a = (RNG.standard_normal((30, 40)) * 5).astype(np.float16)
+    want = ndpar.move_mean(a.astype(np.float64), 4, axis=0).astype(np.float16)
+    same(ndpar.move_mean(a.astype(">f2"), 4, axis=0), want)
+    same(ndpar.move_mean(np.asfortranarray(a), 4, axis=0), want)
+    same(ndpar.move_mean(a[:, ::-1], 4, axis=0), want[:, ::-1])
+
+
 # ---- the CLI ----------------------------------------------------------------------------
 
 

@@ -110,8 +110,7 @@ static void test_can_cast(void **state) {
 }
 
 /* float16 -> float32/float64 exactly, and back, for every pattern. */
-static void test_widen_all_patterns(void **state) {
-  (void)state;
+static void widen_all_patterns(void) {
   uint16_t *h = all_halves(), *back = malloc(NH * 2);
   float *f = malloc(NH * sizeof *f);
   double *d = malloc(NH * sizeof *d);
@@ -141,8 +140,7 @@ static void test_widen_all_patterns(void **state) {
 
 /* float32/float64 -> float16 rounds to nearest even: every midpoint of
  * two neighbours and points just around it, overflow, subnormals. */
-static void test_narrow_rounding(void **state) {
-  (void)state;
+static void narrow_rounding(void) {
   enum { K = 7 };
   const int n = 0x7c00 * K * 2;
   double *d = malloc((size_t)n * sizeof *d);
@@ -182,6 +180,26 @@ static void test_narrow_rounding(void **state) {
   for (size_t i = 0; i < sizeof e / sizeof *e; i++)
     if ((double)ef[i] == e[i]) assert_int_equal(g[i], want[i]); /* float32 holds it */
   free(d), free(f), free(got), free(got32);
+}
+
+/* at every ISA: the avx2+ casts use F16C, NaN and inf blocks portably */
+static void test_widen_all_patterns(void **state) {
+  (void)state;
+  ndp_isa cpu = ndp_cpu_isa();
+  for (int isa = 0; isa <= (int)cpu; isa++) {
+    assert_int_equal(ndp_set_isa((ndp_isa)isa), 0);
+    widen_all_patterns();
+  }
+  ndp_set_isa(cpu);
+}
+static void test_narrow_rounding(void **state) {
+  (void)state;
+  ndp_isa cpu = ndp_cpu_isa();
+  for (int isa = 0; isa <= (int)cpu; isa++) {
+    assert_int_equal(ndp_set_isa((ndp_isa)isa), 0);
+    narrow_rounding();
+  }
+  ndp_set_isa(cpu);
 }
 
 /* float16 <-> every other dtype: through the value, as NumPy. */

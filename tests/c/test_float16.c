@@ -502,13 +502,35 @@ static void test_rolling(void **state) {
   assert_int_equal(ndp_rolling(NDP_ROLL_SUM, &X, &bad, &o, NULL, &st), NDP_ETYPE);
 }
 
+/* Kernels (src/kernel) have no float16 type: refused, never misread. */
+static void test_kernel_refuses(void **state) {
+  (void)state;
+  const char *src = "def f(a):\n    return a * 2\n";
+  ndp_kernel_arg arg = {NDP_FLOAT16, 0, 0};
+  ndp_kernel *k = NULL;
+  ndp_status st;
+  assert_int_equal(ndp_kernel_compile(src, "f", 1, &arg, NULL, &k, &st), NDP_ETYPE);
+  assert_null(k);
+  arg.dtype = NDP_FLOAT32;
+  assert_int_equal(ndp_kernel_compile(src, "f", 1, &arg, NULL, &k, &st), 0);
+  uint16_t h[3] = {0x3c00, 0x4000, 0x4200};
+  float o[3];
+  ndp_array A, O;
+  vec(&A, h, NDP_FLOAT16, 3);
+  vec(&O, o, NDP_FLOAT32, 3);
+  const ndp_array *args[1] = {&A};
+  assert_int_equal(ndp_kernel_eval(k, args, &O, NULL, &st), NDP_ETYPE);
+  assert_non_null(strstr(st.msg, "float16"));
+  ndp_kernel_free(k);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dtype_basics),      cmocka_unit_test(test_can_cast),
       cmocka_unit_test(test_widen_all_patterns), cmocka_unit_test(test_narrow_rounding),
       cmocka_unit_test(test_other_dtypes),      cmocka_unit_test(test_loops_every_isa),
       cmocka_unit_test(test_resolution),        cmocka_unit_test(test_mixed_and_weak),
-      cmocka_unit_test(test_rolling),
+      cmocka_unit_test(test_rolling),           cmocka_unit_test(test_kernel_refuses),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

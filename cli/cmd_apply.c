@@ -401,11 +401,21 @@ static int parse_default(const char *s, ndp_dtype dt, void *v) {
     *(uint8_t *)v = (uint8_t)b;
     return CLI_OK;
   }
-  if (dt == NDP_FLOAT32 || dt == NDP_FLOAT64) {
+  if (dt == NDP_FLOAT32 || dt == NDP_FLOAT64 || dt == NDP_FLOAT16) {
     double d = strtod(s, &end);
     if (end == s || *end || strpbrk(s, "xXpP")) goto bad;
     if (dt == NDP_FLOAT64) {
       memcpy(v, &d, 8);
+    } else if (dt == NDP_FLOAT16) { /* rounded as NumPy's astype */
+      ndp_array a, b;
+      ndp_status st;
+      uint16_t h;
+      ndp_array_init(&a, &d, NDP_FLOAT64, 0, NULL);
+      ndp_array_init(&b, &h, NDP_FLOAT16, 0, NULL);
+      if (ndp_copy(&a, &b, NDP_CASTING_UNSAFE, NULL, &st) ||
+          ((h & 0x7fffu) == 0x7c00u && !isinf(d)))
+        goto bad;
+      memcpy(v, &h, 2);
     } else {
       float f = (float)d;
       if (isinf(f) && !isinf(d)) goto bad;

@@ -16,8 +16,11 @@
 extern "C" {
 #endif
 
-/* In NumPy's order of the type list ('?bBhHiIqQfd'): type resolution walks
- * it in this order, so do not reorder. */
+/* NumPy's type list is '?bBhHiIqQefd'. The values are NumPy's order
+ * except float16 (NumPy 'e', IEEE binary16), appended after float64 so
+ * that the other values stay what they were: code that walks dtypes in
+ * NumPy's order uses ndp_dtype_order (float16 between uint64 and float32).
+ * Do not reorder. */
 typedef enum ndp_dtype {
   NDP_BOOL = 0,
   NDP_INT8,
@@ -30,9 +33,13 @@ typedef enum ndp_dtype {
   NDP_UINT64,
   NDP_FLOAT32,
   NDP_FLOAT64,
+  NDP_FLOAT16, /* IEEE binary16; computed in float32, stored rounded */
   NDP_NTYPES /* also "no dtype / choose automatically" where accepted */
 } ndp_dtype;
 
+/* The i-th dtype (0 <= i < NDP_NTYPES) in NumPy's type-list order
+ * ('?bBhHiIqQefd'); NDP_NTYPES when i is out of range. */
+NDP_API ndp_dtype ndp_dtype_order(int i);
 /* Item size in bytes; 0 for an invalid dtype. */
 NDP_API size_t ndp_dtype_size(ndp_dtype dt);
 /* NumPy's name ("float64"); "invalid" for an invalid dtype. */

@@ -84,8 +84,9 @@ NDP_API int ndp_roll_lookup(const char *name);
 /* Static name; NULL when out of range. */
 NDP_API const char *ndp_roll_name(int fn);
 
-/* Output dtype for an input dtype: float32 for float32, float64 for every
- * other numeric dtype (bool included). Returns 0 or NDP_ETYPE. ARGMIN and
+/* Output dtype for an input dtype: float32 for float32, float16 for
+ * float16 (as bottleneck; computed in float64 and rounded once), float64
+ * for every other numeric dtype (bool included). Returns 0 or NDP_ETYPE. ARGMIN and
  * ARGMAX give the position of the extreme counted back from the window's
  * last position (0 = the newest point), as bottleneck, in that float type;
  * COUNT gives the count of non-NaN values (pandas' semantics, above). */

@@ -2,9 +2,9 @@
  * ndpar/ufunc.h - elementwise functions over strided arrays, on all cores.
  *
  * Names, type resolution, casting rules and results follow NumPy's ufuncs
- * (see docs/design.md for the deliberate differences: no float16, so
- * functions NumPy computes in float16 for bool/int8/uint8 are computed in
- * float32; no floating-point warnings). A bool byte is True when nonzero
+ * (see docs/design.md for the deliberate differences: no floating-point
+ * warnings). float16 loops compute in float32 and round to float16, as
+ * NumPy's 'e' loops do. A bool byte is True when nonzero
  * (any byte, as NumPy) and bool results are 0/1; float min/max functions
  * give the second operand on ties (-0 vs +0), as NumPy.
  */
@@ -22,11 +22,11 @@ extern "C" {
 #endif
 
 /* Type classes of the operations (which loops exist):
- *   FLT   f,d           ->same     (transcendentals, sqrt, cbrt, rint)
- *   ALL   ?,ints,f,d    ->same     (abs, floor, ...)
- *   NUM   ints,f,d      ->same     (negative, square, subtract, ...)
- *   PRED  any           ->bool     (isnan, comparisons, logical_*)
- *   DIV   f,d; ints->d  ->same     (divide)
+ *   FLT   e,f,d           ->same     (transcendentals, sqrt, cbrt, rint)
+ *   ALL   ?,ints,e,f,d    ->same     (abs, floor, ...)
+ *   NUM   ints,e,f,d      ->same     (negative, square, subtract, ...)
+ *   PRED  any             ->bool     (isnan, comparisons, logical_*)
+ *   DIV   e,f,d; ints->d  ->same     (divide)
  */
 #define NDP_OP_MAP(XX)                   \
   XX(EXP, "exp", 1, FLT)                 \

@@ -31,6 +31,8 @@ NDPAR_NUM_THREADS sets the default.
 
 Differences from NumPy, by design (docs/design.md): no floating-point
 RuntimeWarnings are issued; float reductions are a tree over fixed blocks.
+float16 works as in NumPy: computed in float32 and rounded to float16
+(exact operations bit for bit, transcendentals within 1 float16 ULP).
 """
 import contextlib as _contextlib
 

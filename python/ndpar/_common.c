@@ -25,13 +25,14 @@ int ndpar_from_typenum(int t, ndp_dtype *out) {
   case NPY_ULONGLONG: *out = NDP_UINT64; return 1;
   case NPY_FLOAT: *out = NDP_FLOAT32; return 1;
   case NPY_DOUBLE: *out = NDP_FLOAT64; return 1;
+  case NPY_HALF: *out = NDP_FLOAT16; return 1;
   default: return 0;
   }
 }
 
 const int ndpar_typenums[NDP_NTYPES] = {
     NPY_BOOL, NPY_INT8, NPY_UINT8, NPY_INT16, NPY_UINT16, NPY_INT32,
-    NPY_UINT32, NPY_INT64, NPY_UINT64, NPY_FLOAT32, NPY_FLOAT64};
+    NPY_UINT32, NPY_INT64, NPY_UINT64, NPY_FLOAT32, NPY_FLOAT64, NPY_HALF};
 
 /* ---- errors --------------------------------------------------------------- */
 
@@ -98,7 +99,7 @@ int ndpar_fill_desc(PyArrayObject *arr, ndp_array *a, const char *fname,
   if (!ndpar_from_typenum(d->type_num, &dt)) {
     PyErr_Format(PyExc_TypeError,
                  "ndpar.%s: argument '%s' has dtype %S, which ndpar does not support "
-                 "(bool, int8..int64, uint8..uint64, float32, float64)",
+                 "(bool, int8..int64, uint8..uint64, float16, float32, float64)",
                  fname, argname, (PyObject *)d);
     return -1;
   }

@@ -2,19 +2,28 @@
  * core/array.c - dtypes, NumPy's casting rules, type promotion and the
  * array descriptor helpers.
  *
- * The safe-cast table is NumPy's for the eleven dtypes ndpar supports;
- * promotion is "the first dtype in type-list order that both cast to
- * safely", which is what np.result_type gives for these types.
+ * The safe-cast table is NumPy's for the twelve dtypes ndpar supports;
+ * promotion is "the first dtype in type-list order ('?bBhHiIqQefd') that
+ * both cast to safely", which is what np.result_type gives for these
+ * types. float16's enum value comes last (array.h), so walks in NumPy's
+ * order go through order[].
  */
 #include <string.h>
 #include <strings.h>
 
 #include "core/internal.h"
 
-static const size_t sizes[NDP_NTYPES] = {1, 1, 1, 2, 2, 4, 4, 8, 8, 4, 8};
+static const size_t sizes[NDP_NTYPES] = {1, 1, 1, 2, 2, 4, 4, 8, 8, 4, 8, 2};
 static const char *const names[NDP_NTYPES] = {
     "bool",   "int8",   "uint8", "int16",  "uint16",  "int32",
-    "uint32", "int64", "uint64", "float32", "float64"};
+    "uint32", "int64", "uint64", "float32", "float64", "float16"};
+static const ndp_dtype order[NDP_NTYPES] = {
+    NDP_BOOL,  NDP_INT8,   NDP_UINT8,  NDP_INT16,   NDP_UINT16,  NDP_INT32,
+    NDP_UINT32, NDP_INT64, NDP_UINT64, NDP_FLOAT16, NDP_FLOAT32, NDP_FLOAT64};
+
+ndp_dtype ndp_dtype_order(int i) {
+  return (i >= 0 && i < NDP_NTYPES) ? order[i] : NDP_NTYPES;
+}
 
 size_t ndp_dtype_size(ndp_dtype dt) {
   return ((unsigned)dt < NDP_NTYPES) ? sizes[dt] : 0;
@@ -33,6 +42,7 @@ ndp_dtype ndp_dtype_from_name(const char *name) {
       {"u1", NDP_UINT8},   {"i2", NDP_INT16},     {"u2", NDP_UINT16},
       {"i4", NDP_INT32},   {"u4", NDP_UINT32},    {"i8", NDP_INT64},
       {"u8", NDP_UINT64},  {"f4", NDP_FLOAT32},   {"f8", NDP_FLOAT64},
+      {"f2", NDP_FLOAT16}, {"e", NDP_FLOAT16},    {"half", NDP_FLOAT16},
       {"int", NDP_INT64},  {"float", NDP_FLOAT64}, {"double", NDP_FLOAT64},
       {"single", NDP_FLOAT32}, {"b", NDP_INT8},   {"B", NDP_UINT8},
       {"h", NDP_INT16},    {"H", NDP_UINT16},     {"i", NDP_INT32},
@@ -53,10 +63,11 @@ ndp_dtype ndp_dtype_from_name(const char *name) {
 /* safe[from] has bit `to` set when NumPy casts from -> to safely. */
 #define B(t) (1u << NDP_##t)
 static const unsigned safe[NDP_NTYPES] = {
-    /* bool  */ 0x7ffu,
-    /* i8    */ B(INT8) | B(INT16) | B(INT32) | B(INT64) | B(FLOAT32) | B(FLOAT64),
+    /* bool  */ (1u << NDP_NTYPES) - 1u,
+    /* i8    */ B(INT8) | B(INT16) | B(INT32) | B(INT64) | B(FLOAT16) | B(FLOAT32) |
+        B(FLOAT64),
     /* u8    */ B(UINT8) | B(INT16) | B(UINT16) | B(INT32) | B(UINT32) | B(INT64) |
-        B(UINT64) | B(FLOAT32) | B(FLOAT64),
+        B(UINT64) | B(FLOAT16) | B(FLOAT32) | B(FLOAT64),
     /* i16   */ B(INT16) | B(INT32) | B(INT64) | B(FLOAT32) | B(FLOAT64),
     /* u16   */ B(UINT16) | B(INT32) | B(UINT32) | B(INT64) | B(UINT64) | B(FLOAT32) |
         B(FLOAT64),
@@ -66,6 +77,7 @@ static const unsigned safe[NDP_NTYPES] = {
     /* u64   */ B(UINT64) | B(FLOAT64),
     /* f32   */ B(FLOAT32) | B(FLOAT64),
     /* f64   */ B(FLOAT64),
+    /* f16   */ B(FLOAT16) | B(FLOAT32) | B(FLOAT64),
 };
 #undef B
 
@@ -74,7 +86,7 @@ static int kind(ndp_dtype t) {
   switch (t) {
   case NDP_BOOL: return 0;
   case NDP_UINT8: case NDP_UINT16: case NDP_UINT32: case NDP_UINT64: return 1;
-  case NDP_FLOAT32: case NDP_FLOAT64: return 3;
+  case NDP_FLOAT16: case NDP_FLOAT32: case NDP_FLOAT64: return 3;
   default: return 2;
   }
 }
@@ -97,8 +109,10 @@ int ndp_can_cast(ndp_dtype from, ndp_dtype to, ndp_casting casting) {
 
 ndp_dtype ndp_promote(ndp_dtype a, ndp_dtype b) {
   if ((unsigned)a >= NDP_NTYPES || (unsigned)b >= NDP_NTYPES) return NDP_NTYPES;
-  for (int t = 0; t < NDP_NTYPES; t++)
-    if (((safe[a] >> t) & 1u) && ((safe[b] >> t) & 1u)) return (ndp_dtype)t;
+  for (int i = 0; i < NDP_NTYPES; i++) {
+    const ndp_dtype t = order[i];
+    if (((safe[a] >> t) & 1u) && ((safe[b] >> t) & 1u)) return t;
+  }
   return NDP_FLOAT64; /* not reached: everything casts safely to float64 */
 }
 

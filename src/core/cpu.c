@@ -20,6 +20,16 @@ const char *ndp_isa_name(ndp_isa isa) {
   return ((unsigned)isa < NDP_NISAS) ? isa_names[isa] : NULL;
 }
 
+#if defined(NDP_HAVE_X86) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+/* CPUID.1:ECX.F16C[bit 29] (not every compiler's __builtin_cpu_supports
+ * knows "f16c") */
+static int has_f16c(void) {
+  unsigned a, b, c, d;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+}
+#endif
+
 ndp_isa ndp_cpu_isa(void) {
 #if defined(NDP_HAVE_X86) && (defined(__GNUC__) || defined(__clang__))
   static _Atomic int cached = -1;
@@ -27,7 +37,8 @@ ndp_isa ndp_cpu_isa(void) {
   if (c >= 0) return (ndp_isa)c;
   __builtin_cpu_init();
   c = NDP_ISA_SSE2;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      has_f16c()) { /* float16 loops use F16C */
     c = NDP_ISA_AVX2;
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw"))

@@ -71,7 +71,9 @@ typedef struct comp {
   ndp__evar *evars; /* the program's variables (integer cast targets) */
 } comp;
 
-static int is_float_dt(int dt) { return dt == NDP_FLOAT32 || dt == NDP_FLOAT64; }
+static int is_float_dt(int dt) {
+  return dt == NDP_FLOAT16 || dt == NDP_FLOAT32 || dt == NDP_FLOAT64;
+}
 static int is_int_dt(int dt) { return dt != NDP_BOOL && !is_float_dt(dt); }
 static int is_unsigned_dt(int dt) {
   return dt == NDP_UINT8 || dt == NDP_UINT16 || dt == NDP_UINT32 || dt == NDP_UINT64;
@@ -622,7 +624,7 @@ static void reduction_types(int red, ndp_dtype v, ndp_dtype *adt, ndp_dtype *rdt
     return;
   case R_MEAN:
     *adt = NDP_FLOAT64;
-    *rdt = v == NDP_FLOAT32 ? NDP_FLOAT32 : NDP_FLOAT64;
+    *rdt = v == NDP_FLOAT32 || v == NDP_FLOAT16 ? v : NDP_FLOAT64; /* as np.mean */
     return;
   case R_MIN: case R_MAX:
     *adt = wide;

@@ -73,7 +73,7 @@
 
 /* The descr code of each dtype, without the byte-order character. */
 static const char *const type_code[NDP_NTYPES] = {
-    "b1", "i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8", "f4", "f8"};
+    "b1", "i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8", "f4", "f8", "f2"};
 
 /* ---- sizes ------------------------------------------------------------ */
 
@@ -369,7 +369,7 @@ static int resolve_descr(const descr_text *d, ndp_npy_header *h,
   if (dt == NDP_NTYPES)
     return ndp__fail(st, NDP_ETYPE,
                      "npy header: dtype %s%s%s is not supported (ndpar "
-                     "reads bool, [u]int8..64, float32, float64)",
+                     "reads bool, [u]int8..64, float16, float32, float64)",
                      d->composite ? "" : "'",
                      printable(d->s, d->n, show, sizeof show),
                      d->composite ? "" : "'");

@@ -1538,7 +1538,8 @@ int ndp_kernel_compile(const char *src, const char *func, int nargs, const ndp_k
     if (a->dtype == NDP_UINT64)
       return ndp__fail(st, NDP_ETYPE, "kernel: argument %d: uint64 is not supported (kernel "
                        "ints are int64)", i);
-    if ((unsigned)a->dtype > NDP_NTYPES || (a->dtype == NDP_NTYPES && !a->output))
+    if ((unsigned)a->dtype > NDP_NTYPES || (a->dtype == NDP_NTYPES && !a->output) ||
+        a->dtype == NDP_FLOAT16) /* not supported by kernels */
       return ndp__fail(st, NDP_ETYPE, "kernel: argument %d has an invalid dtype", i);
   }
   ndp_kernel *k = ndp__calloc(1, sizeof *k);

@@ -190,6 +190,9 @@ static int check_arr(const ndp_array *a, int i, ndp_status *st) {
   if (!a) return ndp__fail(st, NDP_EINVAL, "kernel: argument %d is NULL", i);
   if (a->ndim < 0 || a->ndim > NDP_MAXDIMS || (unsigned)a->dtype >= NDP_NTYPES)
     return ndp__fail(st, NDP_EINVAL, "kernel: argument %d is not a valid array", i);
+  if (a->dtype == NDP_FLOAT16)
+    return ndp__fail(st, NDP_ETYPE, "kernel: argument %d is float16, which kernels do not "
+                     "support (use float32)", i);
   if (a->flags & NDP_ARRAY_BYTESWAPPED)
     return ndp__fail(st, NDP_ETYPE, "kernel: argument %d is byte-swapped", i);
   for (int d = 0; d < a->ndim; d++)

@@ -14,6 +14,7 @@
 #define NDP_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ndpar.h"
 
@@ -27,6 +28,11 @@ typedef struct ndp__ktable {
   /* comparisons of int64 with uint64 (NumPy's 'qQ->?' and 'Qq->?') */
   ndp__loop_fn cmp_qQ[NDP_NOPS];
   ndp__loop_fn cmp_Qq[NDP_NOPS];
+  /* float16 bits <-> float32, n elements, unaligned (core/half.h's
+   * conversions; F16C where the ISA has it). fn[op][NDP_FLOAT16] runs
+   * fn[op][NDP_FLOAT32] over blocks converted with these (dispatch.c). */
+  void (*h2f)(const uint16_t *src, float *dst, size_t n);
+  void (*f2h)(const float *src, uint16_t *dst, size_t n);
 } ndp__ktable;
 
 void ndp__kregister_ref(ndp__ktable *t);

@@ -6,8 +6,9 @@
  * its eleven dtypes have a loop (the class in NDP_OP_MAP) and walks them in
  * type-list order. Special cases, as in NumPy: true division of integers
  * runs in float64; comparing a signed integer with uint64 is exact;
- * negative and subtract refuse booleans. NumPy's float16 loops do not
- * exist here, so bool/int8/uint8 inputs of float functions get float32.
+ * negative and subtract refuse booleans. float16 has NumPy's loops
+ * ('e->e', 'ee->e', 'e->?'): bool/int8/uint8 inputs of float functions get
+ * float16 as in NumPy; the kernels compute them in float32 (dispatch.c).
  * Weak operands (Python scalars, NEP 50) are settled here too, for
  * ndp_ufunc, ndp_ufunc_resolve and the expression compiler alike.
  */
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/half.h"
 #include "core/internal.h"
 #include "kernels/engine_internal.h"
 
@@ -30,14 +32,15 @@ static const struct {
 #undef XX
 };
 
-#define FLOATS ((1u << NDP_FLOAT32) | (1u << NDP_FLOAT64))
-#define ALLT 0x7ffu
+#define FLOATS ((1u << NDP_FLOAT16) | (1u << NDP_FLOAT32) | (1u << NDP_FLOAT64))
+#define ALLT ((1u << NDP_NTYPES) - 1u)
 #define NUMT (ALLT & ~1u)
+_Static_assert(NDP_NTYPES <= 32, "dtype bitmasks are unsigned");
 
 /* The dtypes in NumPy's type-list order: the order loops are tried in. */
-static const ndp_dtype type_order[] = {NDP_BOOL,   NDP_INT8,   NDP_UINT8,   NDP_INT16,
-                                       NDP_UINT16, NDP_INT32,  NDP_UINT32,  NDP_INT64,
-                                       NDP_UINT64, NDP_FLOAT32, NDP_FLOAT64};
+static const ndp_dtype type_order[] = {NDP_BOOL,    NDP_INT8,    NDP_UINT8,  NDP_INT16,
+                                       NDP_UINT16,  NDP_INT32,   NDP_UINT32, NDP_INT64,
+                                       NDP_UINT64,  NDP_FLOAT16, NDP_FLOAT32, NDP_FLOAT64};
 #define NORDER ((int)(sizeof type_order / sizeof type_order[0]))
 
 static unsigned loops_of(int op) {
@@ -79,7 +82,9 @@ int ndp__is_comparison(int op) {
 static int is_signed_int(ndp_dtype t) {
   return t == NDP_INT8 || t == NDP_INT16 || t == NDP_INT32 || t == NDP_INT64;
 }
-static int is_float(ndp_dtype t) { return t == NDP_FLOAT32 || t == NDP_FLOAT64; }
+static int is_float(ndp_dtype t) {
+  return t == NDP_FLOAT16 || t == NDP_FLOAT32 || t == NDP_FLOAT64;
+}
 
 /* Every input must cast to its loop dtype under the casting rule (NumPy
  * applies it to inputs as well as to the output). */
@@ -255,6 +260,9 @@ static int store(const wval *v, ndp_dtype dt, void *dst) {
     if (dt == NDP_FLOAT32) {
       float f = (float)v->d;
       memcpy(dst, &f, 4);
+    } else if (dt == NDP_FLOAT16) { /* beyond its range: inf, as NumPy */
+      ndp__half h = ndp__f64_to_f16(v->d);
+      memcpy(dst, &h, 2);
     } else {
       memcpy(dst, &v->d, 8);
     }

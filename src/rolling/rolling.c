@@ -99,7 +99,9 @@ const char *ndp_roll_name(int fn) {
 int ndp_roll_out_dtype(int fn, ndp_dtype in, ndp_dtype *out) {
   if ((unsigned)fn >= NDP_NROLL || !out) return NDP_EINVAL;
   if ((unsigned)in >= NDP_NTYPES) return NDP_ETYPE;
-  *out = in == NDP_FLOAT32 ? NDP_FLOAT32 : NDP_FLOAT64;
+  /* float16 as bottleneck (whose float16 path gives float16 for every
+   * function): computed in float64 like the others, rounded to float16 */
+  *out = in == NDP_FLOAT32 || in == NDP_FLOAT16 ? in : NDP_FLOAT64;
   return 0;
 }
 
@@ -130,7 +132,9 @@ typedef struct plan {
   ndp__cast_fn icast;  /* to float64; NULL for float64 */
   /* output */
   char *out;
-  int of32;            /* float32 output */
+  int of32;            /* float32 or float16 output (osz bytes, ocast) */
+  size_t osz;
+  ndp__cast_fn ocast;  /* float64 -> the output's dtype */
   int oswap;
   int64_t oa;
   int nt;              /* input + output larger than the last-level cache:
@@ -183,10 +187,9 @@ static void bool_to_f64(const void *src, void *dst, size_t n) {
 /* Writes m results to the lane's output at dst (stride oa). */
 static void store(const plan *p, const double *y, char *dst, int64_t m, char *raw) {
   if (p->of32) {
-    float *f = (float *)raw;
-    for (int64_t i = 0; i < m; i++) f[i] = (float)y[i];
-    if (p->oa == 4 && !p->oswap) memcpy(dst, f, (size_t)m * 4);
-    else ndp__scatter(raw, 4, p->oswap, dst, (ptrdiff_t)p->oa, (size_t)m);
+    p->ocast(y, raw, (size_t)m);
+    if (p->oa == (int64_t)p->osz && !p->oswap) memcpy(dst, raw, (size_t)m * p->osz);
+    else ndp__scatter(raw, p->osz, p->oswap, dst, (ptrdiff_t)p->oa, (size_t)m);
   } else if (p->oa == 8 && !p->oswap) {
     memcpy(dst, y, (size_t)m * 8);
   } else {
@@ -410,7 +413,9 @@ static void build(plan *p, int fn, const ndp_array *in, const ndp_array *out, in
              : in->dtype == NDP_BOOL  ? bool_to_f64
                                       : ndp__cast(in->dtype, NDP_FLOAT64);
   p->out = out->data;
-  p->of32 = out->dtype == NDP_FLOAT32;
+  p->of32 = out->dtype == NDP_FLOAT32 || out->dtype == NDP_FLOAT16;
+  p->osz = ndp_dtype_size(out->dtype);
+  p->ocast = p->of32 ? ndp__cast(NDP_FLOAT64, out->dtype) : NULL;
   p->oswap = (out->flags & NDP_ARRAY_BYTESWAPPED) != 0;
   p->oa = out->strides[ax];
   p->k_nt = p->k;

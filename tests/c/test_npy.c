@@ -581,7 +581,7 @@ static void test_parse_malformed(void **state) {
 static void test_parse_unsupported_dtype(void **state) {
   (void)state;
   static const char *const descr[] = {
-      "'<c16'", "'<c8'", "'<U10'", "'|S5'", "'|O'", "'<f2'", "'<f16'",
+      "'<c16'", "'<c8'", "'<U10'", "'|S5'", "'|O'", "'<f16'",
       "'<M8[ns]'", "'<m8[s]'", "'|V8'", "''", "'<'", "'zz'", "'<<f8'",
       "'>>i4'", "'f 8'", "'<f8\\'x'", "'<i3'",
       "[('a', '<i4'), ('b', '<f8')]", "('<f8', (2,))", "[]",

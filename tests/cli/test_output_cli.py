@@ -40,7 +40,6 @@ def inputs(tmp_path):
         "neg": save(d / "neg.npy", np.array([1, -1, 2, 0, 1], np.int32)),
         "u8": save(d / "u8.npy", np.array([1, 2, 3, 4, 5], np.uint8)),
         "c16": save(d / "c16.npy", np.arange(5, dtype=np.complex128)),
-        "f16": save(d / "f16.npy", np.arange(5, dtype=np.float16)),
         "zero_d": save(d / "zero_d.npy", np.array(1.5)),
         "m2d": save(d / "m2d.npy", np.zeros((5, 1))),
         "idx": save(d / "idx.npy", np.array([0, 1, 0, 1, 1], np.int64)),
@@ -72,7 +71,6 @@ BAD = {
         ["map", "exp", "{garbage}"],
         ["map", "exp", "{trunc}"],
         ["map", "exp", "{c16}"],
-        ["map", "exp", "{f16}"],
         ["map", "exp", "{dir}"],
         ["map", "add", "{x}", "{x4}"],                  # shapes
         ["map", "add", "{m34}", "{x4}", "{x4}"],        # operands

@@ -88,13 +88,10 @@ BOOL_BINARY = [n for n in ndpar.BINARY if n != "subtract"]
 # ---- 1. booleans read as byte != 0 ------------------------------------------------
 
 
-def _with_float32_for_float16(name, args):
-    """NumPy's float16 result for bools is float32 in ndpar (docs/design)."""
+def _numpy_result(name, args):
+    """NumPy's result (float16 for float functions of bools, as ndpar's)."""
     with np.errstate(all="ignore"):
-        exp = getattr(np, name)(*args)
-    if exp.dtype == np.float16:
-        exp = getattr(np, name)(*[np.asarray(a).astype(np.float32) for a in args])
-    return exp
+        return getattr(np, name)(*args)
 
 
 def _normalised(a):
@@ -118,7 +115,7 @@ def _check_bool_op(name, args, ctx):
     if got.dtype == np.bool_:
         assert _bits(got).max(initial=0) <= 1, ctx
     if name not in TRANSCENDENTAL:  # those are compared to NumPy in ULPs elsewhere
-        exp = _with_float32_for_float16(name, args)
+        exp = _numpy_result(name, args)
         assert got.dtype == exp.dtype, ctx
         assert np.array_equal(got, exp, equal_nan=True), (ctx, got, exp)  # truth, for bools
 

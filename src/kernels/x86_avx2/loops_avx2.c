@@ -6,6 +6,8 @@
  */
 #include <immintrin.h>
 
+#include "core/half.h"
+
 #define NDP_KREGISTER ndp__kregister_avx2_loops
 #include "kernels/loops_body.h"
 
@@ -24,7 +26,27 @@
 #define NDP_SF(f, acc) Sleef_##f##f8_##acc##avx2
 #include "kernels/sleef_loops.h"
 
+/* float16 <-> float32 with F16C (part of the avx2 level: core/cpu.c);
+ * vcvtps2ph rounds to nearest even, as core/half.h does */
+__attribute__((target("f16c"))) static void h2f_f16c(const uint16_t *src, float *dst,
+                                                      size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+  for (; i < n; i++) dst[i] = ndp__f16_to_f32(src[i]);
+}
+__attribute__((target("f16c"))) static void f2h_f16c(const float *src, uint16_t *dst,
+                                                      size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128((__m128i *)(dst + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+  for (; i < n; i++) dst[i] = ndp__f32_to_f16(src[i]);
+}
+
 void ndp__kregister_avx2(ndp__ktable *t) {
   ndp__kregister_avx2_loops(t);
   ndp__sleef_register(t);
+  t->h2f = h2f_f16c;
+  t->f2h = f2h_f16c;
 }

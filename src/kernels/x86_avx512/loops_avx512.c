@@ -6,6 +6,8 @@
  */
 #include <immintrin.h>
 
+#include "core/half.h"
+
 #define NDP_KREGISTER ndp__kregister_avx512_loops
 #include "kernels/loops_body.h"
 
@@ -24,7 +26,25 @@
 #define NDP_SF(f, acc) Sleef_##f##f16_##acc##avx512f
 #include "kernels/sleef_loops.h"
 
+/* float16 <-> float32 with avx512f's vcvtph2ps/vcvtps2ph (round to
+ * nearest even, as core/half.h) */
+static void h2f_f16c(const uint16_t *src, float *dst, size_t n) {
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + i))));
+  for (; i < n; i++) dst[i] = ndp__f16_to_f32(src[i]);
+}
+static void f2h_f16c(const float *src, uint16_t *dst, size_t n) {
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm256_storeu_si256((__m256i *)(dst + i),
+                        _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+  for (; i < n; i++) dst[i] = ndp__f32_to_f16(src[i]);
+}
+
 void ndp__kregister_avx512(ndp__ktable *t) {
   ndp__kregister_avx512_loops(t);
   ndp__sleef_register(t);
+  t->h2f = h2f_f16c;
+  t->f2h = f2h_f16c;
 }

@@ -12,8 +12,15 @@
  * is the execution mask M, register 1 the lanes that returned.
  *   if c: A else: B   Ms = M; M = Ms & c; [A if any]; Mt = M;
  *                     M = Ms & ~c; [B if any]; M = Mt | M
- *   while c: A        Me = M; top: M &= c; exit if none; A; M |= continued;
- *                     check; goto top; exit: M = Me & ~R
+ *   while c: A        Me = M; top: M &= c (per `and` operand); exit if none;
+ *                     compact; A; M |= continued; goto top (polls);
+ *                     exit: uncompact; M = Me & ~R
+ *   for over a range whose bounds are the same in every lane (constants,
+ *   x.shape[k], arithmetic on those) with no break or return inside: lane 0
+ *   runs the loop control and M is left alone.
+ *   Where M holds every lane that has not returned (not inside a branch or
+ *   a while, no break/continue before), locals are written unmasked, by the
+ *   instruction that computes the value.
  *   break / continue / return clear M (continue and return remember the
  *   lanes); a side whose mask is empty is jumped over, so a coherent block
  *   runs one side only. `and`, `or` and `x if c else y` evaluate a side

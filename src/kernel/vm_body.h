@@ -229,9 +229,9 @@ static int uncompact(const ndp_kernel *k, ndp__kframe *f, kcompact *cs, int d, i
 
 /* the first nv lanes (a multiple of 16) of a compacted while loop; the
  * pragma drops the vectorizer's aliasing checks (a destination is either
- * a distinct register or the same one, read at the same lane first) */
+ * a distinct register or the same one, read at the same lane first; GCC) */
 #if defined(__clang__)
-#define KVM_IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#define KVM_IVDEP /* clang's assume_safety warns where it cannot vectorize */
 #else
 #define KVM_IVDEP _Pragma("GCC ivdep") _Pragma("GCC unroll 4")
 #endif

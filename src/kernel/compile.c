@@ -12,8 +12,15 @@
  * is the execution mask M, register 1 the lanes that returned.
  *   if c: A else: B   Ms = M; M = Ms & c; [A if any]; Mt = M;
  *                     M = Ms & ~c; [B if any]; M = Mt | M
- *   while c: A        Me = M; top: M &= c; exit if none; A; M |= continued;
- *                     check; goto top; exit: M = Me & ~R
+ *   while c: A        Me = M; top: M &= c (per `and` operand); exit if none;
+ *                     compact; A; M |= continued; goto top (polls);
+ *                     exit: uncompact; M = Me & ~R
+ *   for over a range whose bounds are the same in every lane (constants,
+ *   x.shape[k], arithmetic on those) with no break or return inside: lane 0
+ *   runs the loop control and M is left alone.
+ *   Where M holds every lane that has not returned (not inside a branch or
+ *   a while, no break/continue before), locals are written unmasked, by the
+ *   instruction that computes the value.
  *   break / continue / return clear M (continue and return remember the
  *   lanes); a side whose mask is empty is jumped over, so a coherent block
  *   runs one side only. `and`, `or` and `x if c else y` evaluate a side
@@ -39,6 +46,8 @@ typedef struct val {
   int isconst;
   int64_t ci;
   double cd;
+  int uni;      /* the same in every lane (a constant, a core extent, or
+                   arithmetic on those) */
 } val;
 
 enum { SYM_LOCAL, SYM_ARRAY, SYM_CONST };
@@ -74,6 +83,10 @@ typedef struct cc {
   const char *fname;
   ty out_t[NDP__KMAXARGS];
   int single_use;     /* the value being assigned has one target */
+  int full;           /* M holds every lane that has not returned (no branch,
+                         while, break or continue narrowed it): a local may
+                         be written unmasked */
+  int exits;          /* break/continue statements compiled so far */
   int mask;           /* mask register of assignments (0: M; else an if-converted side) */
 } cc;
 
@@ -242,7 +255,7 @@ static int constreg(cc *C, int st, int64_t bits) {
 /* A constant register: int64 for I, double bits for D, float bits in the
  * low half for F (the driver fills every lane). */
 static val mkconst(cc *C, ty t, int64_t ci, double cd) {
-  val v = {-1, t, 1, ci, cd};
+  val v = {-1, t, 1, ci, cd, 1};
   int64_t bits;
   if (t.t == TY_F64) memcpy(&bits, &cd, 8);
   else if (t.t == TY_F32) {
@@ -274,7 +287,7 @@ static val cvt(cc *C, val v, ty t, int line) {
   }
   int r = newtmp(C);
   emit(C, op, d, r, v.reg, -1, -1, line);
-  return (val){r, t, 0, 0, 0};
+  return (val){r, t, 0, 0, 0, v.uni};
 }
 
 static val truth(cc *C, val v, int line) {
@@ -285,7 +298,7 @@ static val truth(cc *C, val v, int line) {
   }
   int r = newtmp(C);
   emit(C, K_TRUTH, storage(v.t), r, v.reg, -1, -1, line);
-  return (val){r, T_BOOL, 0, 0, 0};
+  return (val){r, T_BOOL, 0, 0, 0, 0};
 }
 
 static void patch(cc *C, int at) {
@@ -391,7 +404,7 @@ static ty type_of(cc *C, ndp__knode *n) {
   return v.t;
 }
 
-static val bad(void) { return (val){-1, T_INT, 0, 0, 0}; }
+static val bad(void) { return (val){-1, T_INT, 0, 0, 0, 0}; }
 
 static val binop(cc *C, int op, val a, val b, int line) {
   static const char *opn[] = {"+", "-", "*", "/", "//", "%", "**", "&", "|", "^"};
@@ -406,7 +419,7 @@ static val binop(cc *C, int op, val a, val b, int line) {
     int r = newtmp(C);
     int kop = op == O_BAND ? K_BAND : op == O_BOR ? K_BOR : K_BXOR;
     if (!(kop == K_BAND && fuse_band(C, r, a.reg, b.reg))) emit(C, kop, ST_I, r, a.reg, b.reg, -1, line);
-    return (val){r, t, 0, 0, 0};
+    return (val){r, t, 0, 0, 0, 0};
   }
   ty t = promote(a.t, b.t);
   if (op == O_DIV && !isflt(t.t)) t.t = TY_F64;
@@ -416,10 +429,11 @@ static val binop(cc *C, int op, val a, val b, int line) {
     val x = cvt(C, a, t, line);
     int r = newtmp(C);
     emit(C, K_MUL, storage(t), r, x.reg, x.reg, -1, line);
-    return (val){r, t, 0, 0, 0};
+    return (val){r, t, 0, 0, 0, 0};
   }
   val x = cvt(C, a, t, line), y = cvt(C, b, t, line);
   int r = newtmp(C), s = storage(t);
+  int uni = (a.uni || a.isconst) && (b.uni || b.isconst);
   switch (op) {
   case O_ADD:
     if (!fuse_addsub(C, K_ADD, s, r, x.reg, y.reg)) emit(C, K_ADD, s, r, x.reg, y.reg, -1, line);
@@ -440,7 +454,7 @@ static val binop(cc *C, int op, val a, val b, int line) {
     break;
   default: err(C, NDP_ESYNTAX, line, "unsupported operator"); break;
   }
-  return (val){r, t, 0, 0, 0};
+  return (val){r, t, 0, 0, 0, uni};
 }
 
 static val compare(cc *C, int op, val a, val b, int line) {
@@ -450,7 +464,7 @@ static val compare(cc *C, int op, val a, val b, int line) {
   static const int kop[] = {K_EQ, K_NE, K_LT, K_LE, K_GT, K_GE};
   int r = newtmp(C);
   emit(C, kop[op - O_EQ], storage(t), r, x.reg, y.reg, -1, line);
-  return (val){r, T_BOOL, 0, 0, 0};
+  return (val){r, T_BOOL, 0, 0, 0, 0};
 }
 
 /* Narrows M to M & cond (saving M in *save) and jumps over the code that
@@ -484,7 +498,7 @@ static val boolop(cc *C, ndp__knode *n) {
       int r = newtmp(C);
       if (!(n->op == O_AND && fuse_band(C, r, acc.reg, vi.reg)))
         emit(C, n->op == O_AND ? K_BAND : K_BOR, ST_I, r, acc.reg, vi.reg, -1, n->line);
-      acc = (val){r, t, 0, 0, 0};
+      acc = (val){r, t, 0, 0, 0, 0};
     }
     return acc;
   }
@@ -492,7 +506,7 @@ static val boolop(cc *C, ndp__knode *n) {
   val v0 = cvt(C, cexpr(C, n->list[0]), t, n->line);
   emit(C, K_MOV, storage(t), r, v0.reg, -1, -1, n->line);
   for (int i = 1; i < n->n && !C->err; i++) {
-    val cur = {r, t, 0, 0, 0};
+    val cur = {r, t, 0, 0, 0, 0};
     val tr = truth(C, cur, n->line);
     int line = n->list[i]->line;
     if (guarded(n->list[i])) {
@@ -507,7 +521,7 @@ static val boolop(cc *C, ndp__knode *n) {
     }
   }
   (void)allbool;
-  return (val){r, t, 0, 0, 0};
+  return (val){r, t, 0, 0, 0, 0};
 }
 
 static val ifexp(cc *C, ndp__knode *n) {
@@ -531,7 +545,7 @@ static val ifexp(cc *C, ndp__knode *n) {
     val vc = cvt(C, cexpr(C, n->c), t, n->line);
     emit(C, K_SEL, s, r, vb.reg, vc.reg, c.reg, n->line);
   }
-  return (val){r, t, 0, 0, 0};
+  return (val){r, t, 0, 0, 0, 0};
 }
 
 static sym *array_arg(cc *C, ndp__knode *n, const char *what) {
@@ -561,7 +575,7 @@ static val dim(cc *C, sym *s, int64_t axis, int line) {
     C->code[i].aux = (int16_t)s->arg;
     C->code[i].imm = axis;
   }
-  return (val){r, T_INT, 0, 0, 0};
+  return (val){r, T_INT, 0, 0, 0, 1};
 }
 
 static ty elem_ty(cc *C, sym *s) {
@@ -611,7 +625,7 @@ static val subscript(cc *C, ndp__knode *n) {
   int r = newtmp(C);
   int i = emit(C, K_LOAD, storage(t), r, i0, i1, 0, n->line);
   if (i >= 0) C->code[i].aux = (int16_t)s->arg;
-  return (val){r, t, 0, 0, 0};
+  return (val){r, t, 0, 0, 0, 0};
 }
 
 /* math / numpy functions */
@@ -668,32 +682,32 @@ static val call1(cc *C, int op, val x, int line) {
   int r = newtmp(C);
   int i = emit(C, K_CALL1, storage(x.t), r, x.reg, -1, -1, line);
   if (i >= 0) C->code[i].aux = (int16_t)op;
-  return (val){r, x.t, 0, 0, 0};
+  return (val){r, x.t, 0, 0, 0, 0};
 }
 static val call2(cc *C, int op, val x, val y, int line) {
   int r = newtmp(C);
   int i = emit(C, K_CALL2, storage(x.t), r, x.reg, y.reg, -1, line);
   if (i >= 0) C->code[i].aux = (int16_t)op;
-  return (val){r, x.t, 0, 0, 0};
+  return (val){r, x.t, 0, 0, 0, 0};
 }
 static val unop(cc *C, int kop, val x, ty t, int line) {
   int r = newtmp(C);
   emit(C, kop, storage(x.t), r, x.reg, -1, -1, line);
-  return (val){r, t, 0, 0, 0};
+  return (val){r, t, 0, 0, 0, 0};
 }
 static val d2i(cc *C, val x, int line) {
   if (!isflt(x.t.t)) return cvt(C, x, T_INT, line);
   if (x.t.t == TY_F32) x = cvt(C, x, T_F64, line);
   int r = newtmp(C);
   emit(C, K_D2I, ST_D, r, x.reg, -1, 0, line);
-  return (val){r, T_INT, 0, 0, 0};
+  return (val){r, T_INT, 0, 0, 0, 0};
 }
 static val minmax(cc *C, int kop, val a, val b, int line) {
   ty t = (a.t.t == TY_BOOL && b.t.t == TY_BOOL) ? T_BOOL : promote(a.t, b.t);
   val x = cvt(C, a, t, line), y = cvt(C, b, t, line);
   int r = newtmp(C);
   emit(C, kop, storage(t), r, x.reg, y.reg, -1, line);
-  return (val){r, t, 0, 0, 0};
+  return (val){r, t, 0, 0, 0, 0};
 }
 
 static val modcall(cc *C, ndp__knode *n, const fdesc *f, val *v) {
@@ -735,7 +749,7 @@ static val modcall(cc *C, ndp__knode *n, const fdesc *f, val *v) {
     val x = cvt(C, v[0], t, line), y = cvt(C, v[1], t, line);
     int r = newtmp(C);
     emit(C, f->kind == F_COPYSIGN ? K_COPYSIGN : K_FMOD, storage(t), r, x.reg, y.reg, -1, line);
-    return (val){r, t, 0, 0, 0};
+    return (val){r, t, 0, 0, 0, 0};
   }
   case F_WHERE: {
     val c = truth(C, v[0], line);
@@ -743,7 +757,7 @@ static val modcall(cc *C, ndp__knode *n, const fdesc *f, val *v) {
     val x = cvt(C, v[1], t, line), y = cvt(C, v[2], t, line);
     int r = newtmp(C);
     emit(C, K_SEL, storage(t), r, x.reg, y.reg, c.reg, line);
-    return (val){r, t, 0, 0, 0};
+    return (val){r, t, 0, 0, 0, 0};
   }
   case F_MUL: {
     val x = cvt(C, v[0], flt_of(v[0].t), line);
@@ -763,13 +777,13 @@ static val modcall(cc *C, ndp__knode *n, const fdesc *f, val *v) {
     if (f->kind == F_ISNAN) {
       int r = newtmp(C);
       emit(C, K_NE, storage(x.t), r, x.reg, x.reg, -1, line);
-      return (val){r, T_BOOL, 0, 0, 0};
+      return (val){r, T_BOOL, 0, 0, 0, 0};
     }
     val ax = unop(C, K_ABS, x, x.t, line);
     val inf = mkconst(C, x.t, 0, INFINITY);
     int r = newtmp(C);
     emit(C, f->kind == F_ISINF ? K_EQ : K_LT, storage(x.t), r, ax.reg, inf.reg, -1, line);
-    return (val){r, T_BOOL, 0, 0, 0};
+    return (val){r, T_BOOL, 0, 0, 0, 0};
   }
   default: break;
   }
@@ -917,9 +931,9 @@ static val name(cc *C, ndp__knode *n) {
         err(C, NDP_ENAME, n->line, "local variable '%s' is never assigned a value", s->name);
         return bad();
       }
-      return (val){s->reg, (ty){TY_INT, 1}, 0, 0, 0};
+      return (val){s->reg, (ty){TY_INT, 1}, 0, 0, 0, 0};
     }
-    return (val){s->reg, s->t, 0, 0, 0};
+    return (val){s->reg, s->t, 0, 0, 0, 0};
   }
 }
 
@@ -991,7 +1005,7 @@ static val cexpr(cc *C, ndp__knode *n) {
   }
   case N_CMP: {
     val prev = cexpr(C, n->list[0]);
-    val acc = {-1, T_BOOL, 0, 0, 0};
+    val acc = {-1, T_BOOL, 0, 0, 0, 0};
     int save = -1, jz = -1;
     for (int i = 0; i + 1 < n->n && !C->err; i++) {
       if (i > 0 && guarded(n->list[i + 1]) && save < 0) {
@@ -1023,6 +1037,8 @@ static val cexpr(cc *C, ndp__knode *n) {
 
 static void stmts(cc *C, ndp__knode **body, int n);
 
+static int retarget(cc *C, int reg, int dst);
+
 static void set_local(cc *C, sym *s, val v, int line) {
   ty nt = join(s->t, v.t);
   if (nt.t != s->t.t || nt.weak != s->t.weak) {
@@ -1036,6 +1052,14 @@ static void set_local(cc *C, sym *s, val v, int line) {
   if (!C->emit) return;
   val x = cvt(C, v, s->t, line);
   int st = storage(s->t);
+  if (C->full && C->mask == 0) {
+    /* every live lane is active: the instruction that computed the value
+     * writes the local itself (elementwise, so in place is fine), or a
+     * plain copy does */
+    if (C->single_use && retarget(C, x.reg, s->reg)) return;
+    if (x.reg != s->reg) emit(C, K_MOV, st, s->reg, x.reg, -1, -1, line);
+    return;
+  }
   if (C->single_use && st != ST_I) {
     ndp__kins *l = C->ncode ? &C->code[C->ncode - 1] : NULL;
     if ((last_is(C, K_ADD, st, x.reg) || last_is(C, K_SUB, st, x.reg) ||
@@ -1056,6 +1080,25 @@ static void set_local(cc *C, sym *s, val v, int line) {
     return;
   }
   emit(C, K_MOVM, st, s->reg, x.reg, -1, C->mask, line);
+}
+
+/* Points the instruction just emitted, which computed temporary reg, at
+ * dst instead (an elementwise instruction that may write in place). */
+static int retarget(cc *C, int reg, int dst) {
+  if (!C->emit || C->err || C->ncode == 0 || reg < C->first_tmp || reg >= CONST_BASE) return 0;
+  ndp__kins *l = &C->code[C->ncode - 1];
+  if (l->d != reg || l->a == reg || l->b == reg || l->c == reg) return 0;
+  switch (l->op) {
+  case K_ADD: case K_SUB: case K_MUL: case K_DIV: case K_MIN: case K_MAX: case K_BAND:
+  case K_BOR: case K_BXOR: case K_ANDNOT: case K_COPYSIGN: case K_FMOD: case K_FLOORDIV:
+  case K_MOD: case K_POW: case K_EQ: case K_NE: case K_LT: case K_LE: case K_GT: case K_GE:
+  case K_NEG: case K_ABS: case K_BNOT: case K_NOT: case K_TRUTH: case K_I2D: case K_I2F:
+  case K_F2D: case K_D2F: case K_D2I: case K_SEL: case K_LOAD: case K_LOADARG: case K_DIM:
+  case K_MULADD: case K_MULSUB: case K_RMULSUB: case K_CMPAND:
+    l->d = dst;
+    return 1;
+  default: return 0;
+  }
 }
 
 static void assign(cc *C, ndp__knode *t, val v, int line) {
@@ -1195,11 +1238,17 @@ static void s_return(cc *C, ndp__knode *s) {
 /* 1 if a side is only assignments of values that cannot fail to locals
  * (no control flow, no stores, no indexing): it can run on every lane
  * with its writes masked, with no jump */
-static int simple_side(ndp__knode **b, int n) {
-  if (n > 4) return 0;
+static int simple_side(ndp__knode **b, int n, int depth) {
+  if (n > 4 || depth > 3) return 0;
   for (int i = 0; i < n; i++) {
     ndp__knode *s = b[i];
     if (s->kind == S_PASS) continue;
+    if (s->kind == S_IF) { /* elif: nested masks */
+      if (guarded(s->a) || !simple_side(s->list, s->n, depth + 1) ||
+          !simple_side(s->list2, s->n2, depth + 1))
+        return 0;
+      continue;
+    }
     if (s->kind != S_ASSIGN && s->kind != S_AUG) return 0;
     if (s->kind == S_ASSIGN && (s->n != 1 || s->list[0]->kind != N_NAME)) return 0;
     if (s->kind == S_AUG && (s->a->kind != N_NAME || s->op == O_FLOORDIV || s->op == O_MOD ||
@@ -1213,16 +1262,21 @@ static int simple_side(ndp__knode **b, int n) {
 static void s_if(cc *C, ndp__knode *s) {
   val c = truth(C, cexpr(C, s->a), s->line);
   if (C->err) return;
-  if (C->mask == 0 && simple_side(s->list, s->n) && simple_side(s->list2, s->n2)) {
-    int mt = newtmp(C);
-    if (s->n2 || !fuse_band(C, mt, 0, c.reg)) emit(C, K_BAND, ST_I, mt, 0, c.reg, -1, s->line);
+  int full = C->full, exits = C->exits;
+  C->full = 0;
+  if (simple_side(s->list, s->n, 0) && simple_side(s->list2, s->n2, 0)) {
+    /* if-conversion: both sides run on every lane, writes masked by
+     * base & c and base & ~c (base: M, or the enclosing side's mask) */
+    int base = C->mask, mt = newtmp(C);
+    if (s->n2 || !fuse_band(C, mt, base, c.reg)) emit(C, K_BAND, ST_I, mt, base, c.reg, -1, s->line);
     C->mask = mt;
     stmts(C, s->list, s->n);
     if (s->n2) {
-      emit(C, K_ANDNOT, ST_I, mt, 0, c.reg, -1, s->line);
+      emit(C, K_ANDNOT, ST_I, mt, base, c.reg, -1, s->line);
       stmts(C, s->list2, s->n2);
     }
-    C->mask = 0;
+    C->mask = base;
+    C->full = full;
     return;
   }
   int ms = newtmp(C);
@@ -1240,6 +1294,18 @@ static void s_if(cc *C, ndp__knode *s) {
     patch(C, jz);
   }
   emit(C, K_BOR, ST_I, 0, mt, 0, -1, s->line);
+  C->full = full && C->exits == exits;
+}
+
+/* 1 if a return is in b, at any depth */
+static int has_return(ndp__knode **b, int n) {
+  for (int i = 0; i < n; i++) {
+    ndp__knode *s = b[i];
+    if (s->kind == S_RETURN) return 1;
+    if (s->kind == S_IF && (has_return(s->list, s->n) || has_return(s->list2, s->n2))) return 1;
+    if ((s->kind == S_WHILE || s->kind == S_FOR) && has_return(s->list, s->n)) return 1;
+  }
+  return 0;
 }
 
 /* 1 if a continue of this loop (not of a nested one) is in the body */
@@ -1270,21 +1336,50 @@ static void loop_body(cc *C, ndp__knode *s, int me) {
   (void)me;
 }
 
+/* M &= truth(c); `a and b and ...` narrows M operand by operand when the
+ * later operands cannot fail (a lane's truth is the same) */
+static void narrow_mask(cc *C, ndp__knode *c) {
+  int split = c->kind == N_BOOLOP && c->op == O_AND;
+  for (int i = 1; split && i < c->n; i++) split = !guarded(c->list[i]);
+  int nops = split ? c->n : 1;
+  for (int i = 0; i < nops && !C->err; i++) {
+    int mark = C->tmp;
+    val v = truth(C, cexpr(C, split ? c->list[i] : c), c->line);
+    if (!fuse_band(C, 0, 0, v.reg)) emit(C, K_BAND, ST_I, 0, 0, v.reg, -1, c->line);
+    C->tmp = mark;
+  }
+}
+
 static void s_while(cc *C, ndp__knode *s) {
   int me = newtmp(C);
   emit(C, K_MOV, ST_I, me, 0, -1, -1, s->line);
+  int full = C->full;
+  C->full = 0;
   int top = C->ncode;
-  int mark = C->tmp;
-  val c = truth(C, cexpr(C, s->a), s->line);
-  if (!fuse_band(C, 0, 0, c.reg)) emit(C, K_BAND, ST_I, 0, 0, c.reg, -1, s->line);
+  narrow_mask(C, s->a);
   int jz = emit(C, K_JZ, ST_I, -1, 0, -1, -1, s->line);
-  C->tmp = mark;
+  /* the lanes that left M stay out until the loop ends: compact the rest */
+  int w = emit(C, K_WCOMPACT, ST_I, -1, -1, -1, -1, s->line);
+  if (w >= 0) C->code[w].aux = (int16_t)C->loops;
   loop_body(C, s, me);
-  emit(C, K_CHECK, ST_I, -1, -1, -1, -1, s->line);
   int j = emit(C, K_JMP, ST_I, -1, -1, -1, -1, s->line);
   if (j >= 0) C->code[j].imm = top;
   patch(C, jz);
+  w = emit(C, K_WEND, ST_I, -1, -1, -1, -1, s->line);
+  if (w >= 0) C->code[w].aux = (int16_t)C->loops;
   emit(C, K_ANDNOT, ST_I, 0, me, 1, -1, s->line);
+  C->full = full;
+}
+
+/* 1 if a break of this loop (not of a nested one) or a return is in b */
+static int has_exit(ndp__knode **b, int n) {
+  for (int i = 0; i < n; i++) {
+    ndp__knode *s = b[i];
+    if (s->kind == S_BREAK || s->kind == S_RETURN) return 1;
+    if (s->kind == S_IF && (has_exit(s->list, s->n) || has_exit(s->list2, s->n2))) return 1;
+    if ((s->kind == S_WHILE || s->kind == S_FOR) && has_return(s->list, s->n)) return 1;
+  }
+  return 0;
 }
 
 static void s_for(cc *C, ndp__knode *s) {
@@ -1321,6 +1416,33 @@ static void s_for(cc *C, ndp__knode *s) {
   emit(C, K_MOV, ST_I, cur, start.reg, -1, -1, s->line);
   emit(C, K_MOV, ST_I, stp, stop.reg, -1, -1, s->line);
   emit(C, K_MOV, ST_I, inc, step.reg, -1, -1, s->line);
+  sym *lv = find(C, s->a->name);
+  if (lv && lv->kind == SYM_ARRAY) {
+    err(C, NDP_ETYPE, s->line, "cannot assign to array argument '%s'", lv->name);
+    return;
+  }
+  if ((start.uni || start.isconst) && (stop.uni || stop.isconst) && (step.uni || step.isconst) &&
+      !has_exit(s->list, s->n)) {
+    /* the same trip count in every lane and no lane leaves early: lane 0
+     * runs the loop control, M is the same after each iteration (continue
+     * restores it) and at the end */
+    int skip = emit(C, K_JZ, ST_I, -1, 0, -1, -1, s->line);
+    int top = C->ncode;
+    int t = emit(C, K_FORU, ST_I, -1, cur, stp, inc, s->line);
+    if (t >= 0) C->code[t].aux = (int16_t)(step.isconst ? (step.ci > 0 ? 0 : 1) : 2);
+    if (lv) set_local(C, lv, (val){cur, T_INT, 0, 0, 0, 1}, s->line);
+    int full = C->full;
+    loop_body(C, s, -1);
+    C->full = full;
+    emit(C, K_ADD, ST_I, cur, cur, inc, -1, s->line);
+    int j = emit(C, K_JMP, ST_I, -1, -1, -1, -1, s->line);
+    if (j >= 0) C->code[j].imm = top;
+    patch(C, t);
+    patch(C, skip);
+    return;
+  }
+  int full = C->full;
+  C->full = 0;
   int me = newtmp(C);
   emit(C, K_MOV, ST_I, me, 0, -1, -1, s->line);
   int top = C->ncode;
@@ -1331,19 +1453,14 @@ static void s_for(cc *C, ndp__knode *s) {
     emit(C, K_RANGECOND, ST_I, c, cur, inc, stp, s->line);
   if (!fuse_band(C, 0, 0, c)) emit(C, K_BAND, ST_I, 0, 0, c, -1, s->line);
   int jz = emit(C, K_JZ, ST_I, -1, 0, -1, -1, s->line);
-  sym *lv = find(C, s->a->name);
-  if (lv && lv->kind == SYM_ARRAY) {
-    err(C, NDP_ETYPE, s->line, "cannot assign to array argument '%s'", lv->name);
-    return;
-  }
-  if (lv) set_local(C, lv, (val){cur, T_INT, 0, 0, 0}, s->line);
+  if (lv) set_local(C, lv, (val){cur, T_INT, 0, 0, 0, 0}, s->line);
   loop_body(C, s, me);
   emit(C, K_ADD, ST_I, cur, cur, inc, -1, s->line);
-  emit(C, K_CHECK, ST_I, -1, -1, -1, -1, s->line);
   int j = emit(C, K_JMP, ST_I, -1, -1, -1, -1, s->line);
   if (j >= 0) C->code[j].imm = top;
   patch(C, jz);
   emit(C, K_ANDNOT, ST_I, 0, me, 1, -1, s->line);
+  C->full = full;
 }
 
 static void stmt(cc *C, ndp__knode *s) {
@@ -1380,6 +1497,8 @@ static void stmt(cc *C, ndp__knode *s) {
     if (s->kind == S_CONTINUE)
       emit(C, K_BOR, ST_I, C->cont[C->loops], C->cont[C->loops], 0, -1, s->line);
     emit(C, K_FILL0, ST_I, 0, -1, -1, -1, s->line);
+    C->exits++;
+    C->full = 0;
     break;
   case S_RETURN: s_return(C, s); break;
   default: err(C, NDP_ESYNTAX, s->line, "unsupported statement"); break;
@@ -1397,6 +1516,8 @@ static void run_pass(cc *C, ndp__knode *fn) {
   C->tmp = C->first_tmp;
   C->loops = 0;
   C->changed = 0;
+  C->full = 1;
+  C->exits = 0;
   C->ncode = 0;
   C->nconsts = 0;
   /* scalar parameters: load each lane's value */
@@ -1492,6 +1613,12 @@ static int build(cc *C, ndp__knode *fn, ndp__knode **mod, int nmod, const ndp_ke
   k->nregs = base + C->nconsts;
   if (k->nregs > NDP__KMAXREGS)
     return ndp__kfail(C->st, NDP_ESYNTAX, fn->line, "kernel needs too many registers");
+  /* the registers a while loop's compaction moves as 4-byte lanes */
+  memset(k->freg, 0, sizeof k->freg);
+  for (int i = 0; i < C->nsyms; i++)
+    if (C->syms[i].kind == SYM_LOCAL && storage(C->syms[i].t) == ST_F)
+      k->freg[C->syms[i].reg >> 3] |= (uint8_t)(1 << (C->syms[i].reg & 7));
+  if (!C->gu && storage(C->ret) == ST_F) k->freg[k->ret_reg >> 3] |= 1 << (k->ret_reg & 7);
   k->code = C->code;
   k->ncode = C->ncode;
   k->consts = C->consts;

@@ -97,7 +97,8 @@ enum { ST_I = 0, ST_D = 1, ST_F = 2 };
   XX(CALL1) XX(CALL2)                                                              \
   XX(LOADARG) XX(LOAD) XX(STORE) XX(DIM)                                           \
   XX(JMP) XX(JZ) XX(CHECK) XX(END)                                                 \
-  XX(MULADD) XX(MULSUB) XX(RMULSUB) XX(CMPAND) XX(OPM)
+  XX(MULADD) XX(MULSUB) XX(RMULSUB) XX(CMPAND) XX(OPM)                          \
+  XX(FORU) XX(WCOMPACT) XX(WEND)
 
 enum {
 #define NDP__XX(x) K_##x,
@@ -135,12 +136,16 @@ struct ndp_kernel {
   int off_reg[NDP__KMAXARGS + 1];  /* per-lane byte offsets of each argument
                                       (and of out, last) */
   char func[64];
+  uint8_t freg[NDP__KMAXREGS / 8]; /* bit r: register r holds a float32 local (4-byte
+                                      lanes) where a while loop may compact */
 };
 
 /* What one block runs with. */
 typedef struct ndp__kframe {
   char *regs;            /* nregs * NDP__KB * 8 bytes, 64-aligned */
   int n;                 /* lanes in this block (<= NDP__KB) */
+  int nv;                /* lanes the instructions run over (NDP__KB, or fewer,
+                            a multiple of 16, inside a compacted while loop) */
   const ndp__ktable *kt;
   char *const *data;     /* per argument (and out, last) */
   const ndp_dtype *dtype;

@@ -4,8 +4,10 @@
  * x86_avx2/, x86_avx512/) with NDP_KVM_NAME set, so the same plain C
  * loops over the block are auto-vectorized with that directory's flags.
  *
- * Every instruction runs over lanes [0, n) of its registers. Arithmetic
- * runs on all lanes (inactive lanes compute values nobody reads); MOVM,
+ * Every instruction runs over the first nv lanes of its registers (the
+ * whole block, or fewer inside a compacted while loop: see kcompact).
+ * Arithmetic runs on all of them (inactive lanes compute values nobody
+ * reads); MOVM,
  * STORE and the instructions that can fail look at the mask register c.
  * Transcendentals call the elementwise kernel table (SLEEF or libm).
  * Integer +, -, * and negation wrap (computed as uint64).
@@ -20,11 +22,6 @@
 #define RI(r) ((int64_t *)(f->regs + (size_t)(r) * KB_BYTES))
 #define RD(r) ((double *)(f->regs + (size_t)(r) * KB_BYTES))
 #define RF(r) ((float *)(f->regs + (size_t)(r) * KB_BYTES))
-
-/* every instruction runs the whole block (a constant trip count the
- * compiler unrolls); lanes past n are inactive (M = 0) and read the first
- * lane's elements, so they never fault */
-#define LOOP for (int i = 0; i < NDP__KB; i++)
 
 /* d = EXPR over a, b for each storage type */
 #define BIN(EI, ED, EF)                                                       \
@@ -131,174 +128,10 @@ static inline float pymod_f(float a, float b) {
   return mod;
 }
 
+#define KVM_SWITCH 1000 /* a variant returns this to hand over to the other */
+
 static int kfail(ndp__kframe *f, int code, int line, const char *msg) {
   return ndp__kfail(f->st, code, line, "%s", msg);
-}
-
-static int any(const int64_t *m, int n) {
-  (void)n;
-  int64_t acc = 0;
-  LOOP acc |= m[i];
-  return acc != 0;
-}
-
-/* d = dtype src at base + off[i] (+ j*stride), as storage st */
-#define LOADT(T)                                                              \
-  switch (st) {                                                               \
-  case ST_I: {                                                                \
-    int64_t *o = RI(dreg);                                                    \
-    LOOP o[i] = (int64_t)*(const T *)(base + addr[i]);                        \
-  } break;                                                                    \
-  case ST_D: {                                                                \
-    double *o = RD(dreg);                                                     \
-    LOOP o[i] = (double)*(const T *)(base + addr[i]);                         \
-  } break;                                                                    \
-  default: {                                                                  \
-    float *o = RF(dreg);                                                      \
-    LOOP o[i] = (float)*(const T *)(base + addr[i]);                          \
-  } break;                                                                    \
-  }
-
-static void load_lanes(ndp__kframe *f, int dreg, int st, ndp_dtype dt, const char *base,
-                       const int64_t *addr, int n) {
-  (void)n;
-  switch (dt) {
-  case NDP_BOOL: {
-    int64_t *o = RI(dreg);
-    double *od = RD(dreg);
-    float *of = RF(dreg);
-    if (st == ST_I) LOOP o[i] = *(const uint8_t *)(base + addr[i]) != 0;
-    else if (st == ST_D) LOOP od[i] = *(const uint8_t *)(base + addr[i]) != 0;
-    else LOOP of[i] = *(const uint8_t *)(base + addr[i]) != 0;
-  } break;
-  case NDP_INT8: LOADT(int8_t) break;
-  case NDP_UINT8: LOADT(uint8_t) break;
-  case NDP_INT16: LOADT(int16_t) break;
-  case NDP_UINT16: LOADT(uint16_t) break;
-  case NDP_INT32: LOADT(int32_t) break;
-  case NDP_UINT32: LOADT(uint32_t) break;
-  case NDP_INT64: case NDP_UINT64: LOADT(int64_t) break;
-  case NDP_FLOAT32: LOADT(float) break;
-  default: LOADT(double) break;
-  }
-}
-
-/* stores storage st lanes of register v where m is set */
-#define STORET(T)                                                             \
-  switch (st) {                                                               \
-  case ST_I: {                                                                \
-    const int64_t *v = RI(vreg);                                              \
-    LOOP if (m[i]) *(T *)(base + addr[i]) = (T)v[i];                          \
-  } break;                                                                    \
-  case ST_D: {                                                                \
-    const double *v = RD(vreg);                                               \
-    LOOP if (m[i]) *(T *)(base + addr[i]) = (T)v[i];                          \
-  } break;                                                                    \
-  default: {                                                                  \
-    const float *v = RF(vreg);                                                \
-    LOOP if (m[i]) *(T *)(base + addr[i]) = (T)v[i];                          \
-  } break;                                                                    \
-  }
-
-static void store_lanes(ndp__kframe *f, int vreg, int st, ndp_dtype dt, char *base,
-                        const int64_t *addr, const int64_t *m, int n) {
-  (void)n;
-  int64_t all = 1;
-  LOOP all &= m[i];
-  if (all && st == ST_D && dt == NDP_FLOAT64) {
-    const double *v = RD(vreg);
-    LOOP *(double *)(base + addr[i]) = v[i];
-    return;
-  }
-  if (all && st == ST_I && dt == NDP_INT64) {
-    const int64_t *v = RI(vreg);
-    LOOP *(int64_t *)(base + addr[i]) = v[i];
-    return;
-  }
-  switch (dt) {
-  case NDP_BOOL: {
-    if (st == ST_I) {
-      const int64_t *v = RI(vreg);
-      LOOP if (m[i]) *(uint8_t *)(base + addr[i]) = v[i] != 0;
-    } else if (st == ST_D) {
-      const double *v = RD(vreg);
-      LOOP if (m[i]) *(uint8_t *)(base + addr[i]) = v[i] != 0;
-    } else {
-      const float *v = RF(vreg);
-      LOOP if (m[i]) *(uint8_t *)(base + addr[i]) = v[i] != 0;
-    }
-  } break;
-  /* float into an integer dtype is refused by the compiler and by eval's
-   * casting check, so these conversions are defined */
-  case NDP_INT8: if (st == ST_I) { const int64_t *v = RI(vreg); LOOP if (m[i]) *(int8_t *)(base + addr[i]) = (int8_t)(uint8_t)v[i]; } break;
-  case NDP_UINT8: if (st == ST_I) { const int64_t *v = RI(vreg); LOOP if (m[i]) *(uint8_t *)(base + addr[i]) = (uint8_t)v[i]; } break;
-  case NDP_INT16: if (st == ST_I) { const int64_t *v = RI(vreg); LOOP if (m[i]) *(int16_t *)(base + addr[i]) = (int16_t)(uint16_t)v[i]; } break;
-  case NDP_UINT16: if (st == ST_I) { const int64_t *v = RI(vreg); LOOP if (m[i]) *(uint16_t *)(base + addr[i]) = (uint16_t)v[i]; } break;
-  case NDP_INT32: if (st == ST_I) { const int64_t *v = RI(vreg); LOOP if (m[i]) *(int32_t *)(base + addr[i]) = (int32_t)(uint32_t)v[i]; } break;
-  case NDP_UINT32: if (st == ST_I) { const int64_t *v = RI(vreg); LOOP if (m[i]) *(uint32_t *)(base + addr[i]) = (uint32_t)v[i]; } break;
-  case NDP_INT64: case NDP_UINT64: if (st == ST_I) { const int64_t *v = RI(vreg); LOOP if (m[i]) *(int64_t *)(base + addr[i]) = v[i]; } break;
-  case NDP_FLOAT32: STORET(float) break;
-  default: STORET(double) break;
-  }
-}
-
-/* Byte addresses of element (i0[, i1]) of argument a for each lane, into
- * addr; negative indices count from the end. Returns 0, or NDP_EINDEX when
- * an active lane is out of range. */
-static int elem_addr(ndp__kframe *f, const ndp_kernel *k, const ndp__kins *in, int64_t *addr) {
-  const int n = f->n, a = in->aux;
-  const int64_t *off = RI(k->off_reg[a]), *m = RI(in->c);
-  const int64_t len0 = f->core_shape[a][0], s0 = f->core_stride[a][0];
-  const int64_t *j0 = RI(in->a);
-  int64_t bad = 0;
-  if (in->b < 0) {
-    if (len0 == 0) {
-      if (any(m, n)) return kfail(f, NDP_EINDEX, in->line, "index out of range (axis of length 0)");
-      LOOP addr[i] = off[i];
-      return 1; /* nothing valid to read */
-    }
-    int64_t diff = 0, jj = j0[0];
-    LOOP diff |= j0[i] ^ jj;
-    if (jj < 0) jj += len0;
-    if (!diff && (uint64_t)jj < (uint64_t)len0) { /* lanes in lockstep: one index */
-      LOOP addr[i] = off[i] + jj * s0;
-    } else {
-      LOOP {
-        int64_t j = j0[i] < 0 ? j0[i] + len0 : j0[i];
-        int64_t ok = (uint64_t)j < (uint64_t)len0;
-        bad |= m[i] & !ok;
-        addr[i] = off[i] + (ok ? j : 0) * s0;
-      }
-    }
-    /* each lane walks its own row: with many rows in flight the hardware
-     * prefetcher loses track, so fetch a few lines ahead along the row
-     * (a prefetch never faults, even past the end) */
-    if (s0 > 0 && s0 <= 16 && ((addr[0] + 8 * s0) & 63) < 8 * s0) {
-      /* once per cache line of lane 0's row (lanes in lockstep) */
-      const char *base = f->data[a];
-      if (in->op == K_STORE)
-        for (int i = 0; i < NDP__KB; i++) __builtin_prefetch(base + addr[i] + 512, 1, 3);
-      else
-        for (int i = 0; i < NDP__KB; i++) __builtin_prefetch(base + addr[i] + 512, 0, 3);
-    }
-  } else {
-    const int64_t len1 = f->core_shape[a][1], s1 = f->core_stride[a][1];
-    const int64_t *j1 = RI(in->b);
-    if (len0 == 0 || len1 == 0) {
-      if (any(m, n)) return kfail(f, NDP_EINDEX, in->line, "index out of range (axis of length 0)");
-      LOOP addr[i] = off[i];
-      return 1;
-    }
-    LOOP {
-      int64_t ja = j0[i] < 0 ? j0[i] + len0 : j0[i];
-      int64_t jb = j1[i] < 0 ? j1[i] + len1 : j1[i];
-      int64_t ok = ((uint64_t)ja < (uint64_t)len0) & ((uint64_t)jb < (uint64_t)len1);
-      bad |= m[i] & !ok;
-      addr[i] = off[i] + (ok ? ja : 0) * s0 + (ok ? jb : 0) * s1;
-    }
-  }
-  if (bad) return kfail(f, NDP_EINDEX, in->line, "index out of range");
-  return 0;
 }
 
 static int run_call(ndp__kframe *f, const ndp__kins *in, int nin) {
@@ -306,334 +139,120 @@ static int run_call(ndp__kframe *f, const ndp__kins *in, int nin) {
   ndp__loop_fn fn = f->kt->fn[in->aux][dt];
   if (!fn) return kfail(f, NDP_ETYPE, in->line, "no kernel for this function and type");
   const char *args[2] = {(const char *)RI(in->a), nin > 1 ? (const char *)RI(in->b) : NULL};
-  int rc = fn(args, (char *)RI(in->d), (size_t)NDP__KB);
+  int rc = fn(args, (char *)RI(in->d), (size_t)f->nv);
   if (rc) return kfail(f, rc, in->line, "function failed");
   return 0;
 }
 
-int NDP_KVM_NAME(const ndp_kernel *k, ndp__kframe *f) {
-  const ndp__kins *code = k->code;
-  const int n = f->n;
-  int64_t addr[NDP__KB];
-  int pc = 0, rc;
-  /* threaded dispatch: each handler jumps to the next one itself, so the
-   * indirect jumps are predicted per opcode (GNU labels as values) */
-  static const void *const labels[K_NOPS] = {
-#define NDP__XX(x) [K_##x] = &&L_K_##x,
-      NDP__KOP_MAP(NDP__XX)
-#undef NDP__XX
-  };
-  const ndp__kins *in;
-#define NEXT                          \
-  do {                                \
-    in = &code[pc++];                 \
-    goto *labels[in->op];             \
-  } while (0)
-  NEXT;
-  {
-    {
-    L_K_ADD: BIN((int64_t)(U64(a[i]) + U64(b[i])), a[i] + b[i], a[i] + b[i]) NEXT;
-    L_K_SUB: BIN((int64_t)(U64(a[i]) - U64(b[i])), a[i] - b[i], a[i] - b[i]) NEXT;
-    L_K_MUL: BIN((int64_t)(U64(a[i]) * U64(b[i])), a[i] * b[i], a[i] * b[i]) NEXT;
-    L_K_DIV: BIN(0, a[i] / b[i], a[i] / b[i]) NEXT;
-    L_K_MIN: BIN(b[i] < a[i] ? b[i] : a[i], b[i] < a[i] ? b[i] : a[i], b[i] < a[i] ? b[i] : a[i]) NEXT;
-    L_K_MAX: BIN(b[i] > a[i] ? b[i] : a[i], b[i] > a[i] ? b[i] : a[i], b[i] > a[i] ? b[i] : a[i]) NEXT;
-    L_K_BAND: BIN(a[i] & b[i], 0, 0) NEXT;
-    L_K_BOR: BIN(a[i] | b[i], 0, 0) NEXT;
-    L_K_BXOR: BIN(a[i] ^ b[i], 0, 0) NEXT;
-    L_K_ANDNOT: BIN(a[i] & ~b[i], 0, 0) NEXT;
-    L_K_COPYSIGN: BIN(0, copysign(a[i], b[i]), copysignf(a[i], b[i])) NEXT;
-    L_K_FMOD: BIN(0, fmod(a[i], b[i]), fmodf(a[i], b[i])) NEXT;
-    L_K_FLOORDIV:
-      if (in->st == ST_I) {
-        int64_t *d = RI(in->d);
-        const int64_t *a = RI(in->a), *b = RI(in->b), *m = RI(in->c);
-        int64_t bad = 0;
-        LOOP {
-          int64_t y = b[i] == 0 ? 1 : b[i];
-          bad |= m[i] & (b[i] == 0);
-          int64_t q, x = a[i];
-          if (y == -1) q = (int64_t)(0 - U64(x));
-          else {
-            q = x / y;
-            if ((x % y != 0) && ((x < 0) != (y < 0))) q--;
-          }
-          d[i] = q;
-        }
-        if (bad) return kfail(f, NDP_EDOMAIN, in->line, "integer division or modulo by zero");
-      } else {
-        BIN(0, pyfloordiv_d(a[i], b[i]), pyfloordiv_f(a[i], b[i]))
-      }
-      NEXT;
-    L_K_MOD:
-      if (in->st == ST_I) {
-        int64_t *d = RI(in->d);
-        const int64_t *a = RI(in->a), *b = RI(in->b), *m = RI(in->c);
-        int64_t bad = 0;
-        LOOP {
-          int64_t y = b[i] == 0 ? 1 : b[i];
-          bad |= m[i] & (b[i] == 0);
-          int64_t r = y == -1 ? 0 : a[i] % y;
-          if (r != 0 && ((r < 0) != (y < 0))) r += y;
-          d[i] = r;
-        }
-        if (bad) return kfail(f, NDP_EDOMAIN, in->line, "integer division or modulo by zero");
-      } else {
-        BIN(0, pymod_d(a[i], b[i]), pymod_f(a[i], b[i]))
-      }
-      NEXT;
-    L_K_POW: {
-      int64_t *d = RI(in->d);
-      const int64_t *a = RI(in->a), *b = RI(in->b), *m = RI(in->c);
-      int64_t bad = 0;
-      LOOP {
-        bad |= m[i] & (b[i] < 0);
-        uint64_t base = U64(a[i]), r = 1;
-        int64_t e = b[i] < 0 ? 0 : b[i];
-        while (e) {
-          if (e & 1) r *= base;
-          base *= base;
-          e >>= 1;
-        }
-        d[i] = (int64_t)r;
-      }
-      if (bad)
-        return kfail(f, NDP_EDOMAIN, in->line,
-                     "integer to a negative integer power (kernel ints are int64; write a float "
-                     "base such as 2.0 ** n)");
-    } NEXT;
-    L_K_EQ: CMP(==) NEXT;
-    L_K_NE: CMP(!=) NEXT;
-    L_K_LT: CMP(<) NEXT;
-    L_K_LE: CMP(<=) NEXT;
-    L_K_GT: CMP(>) NEXT;
-    L_K_GE: CMP(>=) NEXT;
-    L_K_NEG: UNI((int64_t)(0 - U64(a[i])), -a[i], -a[i]) NEXT;
-    L_K_ABS: UNI(a[i] < 0 ? (int64_t)(0 - U64(a[i])) : a[i], fabs(a[i]), fabsf(a[i])) NEXT;
-    L_K_BNOT: UNI(~a[i], 0, 0) NEXT;
-    L_K_NOT: {
-      int64_t *d = RI(in->d);
-      const int64_t *a = RI(in->a);
-      LOOP d[i] = a[i] == 0;
-    } NEXT;
-    L_K_TRUTH: {
-      int64_t *d = RI(in->d);
-      if (in->st == ST_I) {
-        const int64_t *a = RI(in->a);
-        LOOP d[i] = a[i] != 0;
-      } else if (in->st == ST_D) {
-        const double *a = RD(in->a);
-        LOOP d[i] = a[i] != 0;
-      } else {
-        const float *a = RF(in->a);
-        LOOP d[i] = a[i] != 0;
-      }
-    } NEXT;
-    L_K_MOV:
-      if (in->d != in->a) memcpy(RI(in->d), RI(in->a), KB_BYTES);
-      NEXT;
-    L_K_I2D: {
-      double *d = RD(in->d);
-      const int64_t *a = RI(in->a);
-      LOOP d[i] = (double)a[i];
-    } NEXT;
-    L_K_I2F: {
-      float *d = RF(in->d);
-      const int64_t *a = RI(in->a);
-      LOOP d[i] = (float)a[i];
-    } NEXT;
-    L_K_F2D: {
-      double *d = RD(in->d);
-      const float *a = RF(in->a);
-      LOOP d[i] = (double)a[i];
-    } NEXT;
-    L_K_D2F: {
-      float *d = RF(in->d);
-      const double *a = RD(in->a);
-      LOOP d[i] = (float)a[i];
-    } NEXT;
-    L_K_D2I: {
-      int64_t *d = RI(in->d);
-      const double *a = RD(in->a);
-      const int64_t *m = RI(in->c);
-      int64_t nan = 0, big = 0;
-      LOOP {
-        double x = a[i];
-        int64_t isn = x != x;
-        int64_t ok = (x >= -9223372036854775808.0) & (x < 9223372036854775808.0);
-        nan |= m[i] & isn;
-        big |= m[i] & !ok & !isn;
-        d[i] = ok ? (int64_t)x : 0;
-      }
-      if (nan) return kfail(f, NDP_EDOMAIN, in->line, "cannot convert float NaN to integer");
-      if (big)
-        return kfail(f, NDP_EOVERFLOW, in->line,
-                     "cannot convert float infinity or a float beyond int64 to integer");
-    } NEXT;
-    L_K_SEL: {
-      const int64_t *c = RI(in->c);
-      if (in->st == ST_F) {
-        float *d = RF(in->d);
-        const float *a = RF(in->a), *b = RF(in->b);
-        LOOP d[i] = c[i] ? a[i] : b[i];
-      } else {
-        int64_t *d = RI(in->d);
-        const int64_t *a = RI(in->a), *b = RI(in->b);
-        LOOP d[i] = c[i] ? a[i] : b[i];
-      }
-    } NEXT;
-    L_K_MOVM: {
-      const int64_t *m = RI(in->c);
-      if (in->st == ST_F) {
-        float *d = RF(in->d);
-        const float *a = RF(in->a);
-        LOOP d[i] = m[i] ? a[i] : d[i];
-      } else {
-        int64_t *d = RI(in->d);
-        const int64_t *a = RI(in->a);
-        LOOP d[i] = m[i] ? a[i] : d[i];
-      }
-    } NEXT;
-    L_K_FILL0: memset(RI(in->d), 0, KB_BYTES); NEXT;
-    L_K_RANGECOND: {
-      int64_t *d = RI(in->d);
-      const int64_t *a = RI(in->a), *b = RI(in->b), *c = RI(in->c);
-      LOOP d[i] = b[i] > 0 ? a[i] < c[i] : a[i] > c[i];
-    } NEXT;
-    L_K_CHKSTEP: {
-      const int64_t *a = RI(in->a), *m = RI(in->c);
-      int64_t bad = 0;
-      LOOP bad |= m[i] & (a[i] == 0);
-      if (bad) return kfail(f, NDP_EDOMAIN, in->line, "range() arg 3 must not be zero");
-    } NEXT;
-    L_K_CALL1:
-      if ((rc = run_call(f, in, 1))) return rc;
-      NEXT;
-    L_K_CALL2:
-      if ((rc = run_call(f, in, 2))) return rc;
-      NEXT;
-    L_K_LOADARG:
-      load_lanes(f, in->d, in->st, f->dtype[in->aux], f->data[in->aux],
-                 RI(k->off_reg[in->aux]), n);
-      NEXT;
-    L_K_LOAD:
-      rc = elem_addr(f, k, in, addr);
-      if (rc < 0) return rc;
-      if (rc == 1) memset(RI(in->d), 0, KB_BYTES);
-      else load_lanes(f, in->d, in->st, f->dtype[in->aux], f->data[in->aux], addr, n);
-      NEXT;
-    L_K_STORE:
-      rc = elem_addr(f, k, in, addr);
-      if (rc < 0) return rc;
-      if (rc == 0)
-        store_lanes(f, (int)in->imm, in->st, f->dtype[in->aux], f->data[in->aux], addr,
-                    RI(in->c), n);
-      NEXT;
-    L_K_DIM: {
-      int64_t *d = RI(in->d), v = f->core_shape[in->aux][in->imm];
-      LOOP d[i] = v;
-    } NEXT;
-    L_K_JMP: pc = (int)in->imm; NEXT;
-    L_K_JZ:
-      if (!any(RI(in->a), n)) pc = (int)in->imm;
-      NEXT;
-    L_K_CHECK:
-      if ((++f->checks & 15) == 0) {
-        if (atomic_load_explicit(f->cancel, memory_order_relaxed))
-          return ndp__fail(f->st, NDP_ECANCELED, "kernel: cancelled");
-        if (f->poll && f->poll(f->poll_ud))
-          return ndp__fail(f->st, NDP_ECANCELED, "kernel: cancelled");
-      }
-      NEXT;
-    L_K_MULADD: {
-      if (in->st == ST_D) {
-        double *d = RD(in->d);
-        const double *a = RD(in->a), *b = RD(in->b), *c = RD(in->c);
-        LOOP { double t = a[i] * b[i]; d[i] = t + c[i]; }
-      } else {
-        float *d = RF(in->d);
-        const float *a = RF(in->a), *b = RF(in->b), *c = RF(in->c);
-        LOOP { float t = a[i] * b[i]; d[i] = t + c[i]; }
-      }
-    } NEXT;
-    L_K_MULSUB: {
-      if (in->st == ST_D) {
-        double *d = RD(in->d);
-        const double *a = RD(in->a), *b = RD(in->b), *c = RD(in->c);
-        LOOP { double t = a[i] * b[i]; d[i] = t - c[i]; }
-      } else {
-        float *d = RF(in->d);
-        const float *a = RF(in->a), *b = RF(in->b), *c = RF(in->c);
-        LOOP { float t = a[i] * b[i]; d[i] = t - c[i]; }
-      }
-    } NEXT;
-    L_K_RMULSUB: {
-      if (in->st == ST_D) {
-        double *d = RD(in->d);
-        const double *a = RD(in->a), *b = RD(in->b), *c = RD(in->c);
-        LOOP { double t = a[i] * b[i]; d[i] = c[i] - t; }
-      } else {
-        float *d = RF(in->d);
-        const float *a = RF(in->a), *b = RF(in->b), *c = RF(in->c);
-        LOOP { float t = a[i] * b[i]; d[i] = c[i] - t; }
-      }
-    } NEXT;
-    L_K_CMPAND: {
-      int64_t *d = RI(in->d);
-      const int64_t *c = RI(in->c);
-#define CMPA(T, R, OP)                                                        \
-  {                                                                           \
-    const T *a = R(in->a), *b = R(in->b);                                     \
-    LOOP d[i] = c[i] & (int64_t)(a[i] OP b[i]);                               \
-  }
-#define CMPS(OP)                                                              \
-  if (in->st == ST_I) CMPA(int64_t, RI, OP)                                   \
-  else if (in->st == ST_D) CMPA(double, RD, OP)                               \
-  else CMPA(float, RF, OP)
-      switch (in->aux) {
-      case 0: CMPS(==) break;
-      case 1: CMPS(!=) break;
-      case 2: CMPS(<) break;
-      case 3: CMPS(<=) break;
-      case 4: CMPS(>) break;
-      default: CMPS(>=) break;
-      }
-#undef CMPS
-#undef CMPA
-    } NEXT;
-    L_K_OPM: {
-      const int64_t *m = RI(in->c);
-      if (in->st == ST_I) {
-        int64_t *d = RI(in->d);
-        const int64_t *a = RI(in->a), *b = RI(in->b);
-        if (in->aux == K_ADD) LOOP d[i] = m[i] ? (int64_t)(U64(a[i]) + U64(b[i])) : d[i];
-        else LOOP d[i] = m[i] ? (int64_t)(U64(a[i]) - U64(b[i])) : d[i];
-      } else if (in->st == ST_D) {
-        double *d = RD(in->d);
-        const double *a = RD(in->a), *b = RD(in->b);
-        if (in->aux == K_ADD) LOOP { __typeof__(d[0]) t = a[i] + b[i]; d[i] = m[i] ? t : d[i]; }
-        else if (in->aux == K_SUB) LOOP { __typeof__(d[0]) t = a[i] - b[i]; d[i] = m[i] ? t : d[i]; }
-        else LOOP { __typeof__(d[0]) t = a[i] * b[i]; d[i] = m[i] ? t : d[i]; }
-      } else {
-        float *d = RF(in->d);
-        const float *a = RF(in->a), *b = RF(in->b);
-        if (in->aux == K_ADD) LOOP { __typeof__(d[0]) t = a[i] + b[i]; d[i] = m[i] ? t : d[i]; }
-        else if (in->aux == K_SUB) LOOP { __typeof__(d[0]) t = a[i] - b[i]; d[i] = m[i] ? t : d[i]; }
-        else LOOP { __typeof__(d[0]) t = a[i] * b[i]; d[i] = m[i] ? t : d[i]; }
-      }
-    } NEXT;
-    L_K_END:
-      if (k->has_result) {
-        const int64_t *r = RI(1);
-        int64_t miss = 0;
-        for (int i = 0; i < n; i++) miss |= !r[i];
-        if (miss)
-          return ndp__kfail(f->st, NDP_EUSER, in->line,
-                            "%s() reached its end without a return for some element (Python "
-                            "would return None)", k->func);
-      }
-      return 0;
+/* Lane compaction of while loops. When at most nv - 16 lanes of the nv in
+ * flight are still looping, the live lanes are gathered to the front of
+ * every register and the instructions run over the first
+ * round_up(count, 16) lanes only; the loop's exit scatters them back.
+ * Lanes are independent, so the bits of every lane's result are the same
+ * as without compaction; nv stays a multiple of 16 so the elementwise
+ * kernel table never takes a different path for a tail. Only registers
+ * that can be live at a loop top are moved with their true layout: float32
+ * locals (and a float32 result) hold 4-byte lanes, every other register
+ * 8-byte lanes (a dead temporary moved as the wrong layout is garbage
+ * nobody reads); constants are the same in every lane and stay. */
+typedef struct kcompact {
+  uint64_t on;                            /* bit d: the loop at depth d compacted */
+  int saved_nv[NDP__KMAXDEPTH];
+  uint8_t perm[NDP__KMAXDEPTH][NDP__KB];  /* current lane j holds entry lane perm[j] */
+} kcompact;
+
+typedef struct kvm_state {
+  int pc;
+  kcompact cs;
+} kvm_state;
+
+static void permute_regs(const ndp_kernel *k, ndp__kframe *f, const uint8_t *p, int len, int inverse) {
+  int nr = k->nregs - k->nconsts;
+  for (int r = 0; r < nr; r++) {
+    if ((k->freg[r >> 3] >> (r & 7)) & 1) {
+      float *v = RF(r), t[NDP__KB];
+      if (inverse) for (int j = 0; j < len; j++) t[p[j]] = v[j];
+      else for (int j = 0; j < len; j++) t[j] = v[p[j]];
+      memcpy(v, t, sizeof *t * (size_t)len);
+    } else {
+      int64_t *v = RI(r), t[NDP__KB];
+      if (inverse) for (int j = 0; j < len; j++) t[p[j]] = v[j];
+      else for (int j = 0; j < len; j++) t[j] = v[p[j]];
+      memcpy(v, t, sizeof *t * (size_t)len);
     }
   }
-#undef NEXT
+}
+
+/* returns the new lane count */
+static int compact(const ndp_kernel *k, ndp__kframe *f, kcompact *cs, int d, int nv) {
+  const int64_t *m = RI(0);
+  int cnt = 0;
+  for (int i = 0; i < nv; i++) cnt += m[i] != 0;
+  if (nv <= 16 || 2 * cnt > nv) return nv;
+  uint8_t p[NDP__KB];
+  int w = 0;
+  for (int i = 0; i < nv; i++)
+    if (m[i]) p[w++] = (uint8_t)i;
+  for (int i = 0; i < nv; i++)
+    if (!m[i]) p[w++] = (uint8_t)i;
+  permute_regs(k, f, p, nv, 0);
+  uint8_t *c = cs->perm[d];
+  if (!((cs->on >> d) & 1)) {
+    cs->on |= (uint64_t)1 << d;
+    cs->saved_nv[d] = nv;
+    memcpy(c, p, (size_t)nv);
+  } else {
+    uint8_t t[NDP__KB];
+    for (int j = 0; j < nv; j++) t[j] = c[p[j]];
+    memcpy(c, t, (size_t)nv);
+  }
+  return (cnt + 15) & ~15;
+}
+
+static int uncompact(const ndp_kernel *k, ndp__kframe *f, kcompact *cs, int d, int nv) {
+  if (!((cs->on >> d) & 1)) return nv;
+  cs->on &= ~((uint64_t)1 << d);
+  permute_regs(k, f, cs->perm[d], cs->saved_nv[d], 1);
+  return cs->saved_nv[d];
+}
+
+/* the whole block: constant trip counts */
+#define KVM_FULL 1
+#define KF(x) x##_full
+#define KVM_NV(f) NDP__KB
+#define LOOP for (int i = 0; i < nv; i++)
+#include "kernel/vm_loop.h"
+#undef LOOP
+#undef KVM_NV
+#undef KF
+#undef KVM_FULL
+
+/* the first nv lanes (a multiple of 16) of a compacted while loop; the
+ * pragma drops the vectorizer's aliasing checks (a destination is either
+ * a distinct register or the same one, read at the same lane first; GCC) */
+#if defined(__clang__)
+#define KVM_IVDEP /* clang's assume_safety warns where it cannot vectorize */
+#else
+#define KVM_IVDEP _Pragma("GCC ivdep") _Pragma("GCC unroll 4")
+#endif
+#define KVM_FULL 0
+#define KF(x) x##_part
+#define KVM_NV(f) ((f)->nv)
+#define LOOP KVM_IVDEP for (int i = 0; i < nv; i++)
+#include "kernel/vm_loop.h"
+#undef LOOP
+#undef KVM_NV
+#undef KF
+#undef KVM_FULL
+
+int NDP_KVM_NAME(const ndp_kernel *k, ndp__kframe *f) {
+  kvm_state s;
+  s.pc = 0;
+  s.cs.on = 0;
+  for (;;) {
+    int rc = run_full(k, f, &s);
+    if (rc != KVM_SWITCH) return rc;
+    rc = run_part(k, f, &s);
+    if (rc != KVM_SWITCH) return rc;
+  }
 }

@@ -4,8 +4,10 @@
  * broadcasting, strided and 2-D cores, the bits for 1, 2 and 3 threads,
  * compile errors with their codes and line numbers, runtime errors
  * (division by zero, index out of range, fell off the end), cancellation
- * from the poll callback in an endless loop, and allocation failures at
- * every allocation of compile and eval.
+ * from the poll callback in an endless loop, allocation failures at
+ * every allocation of compile and eval, and while loops whose lanes finish
+ * at very different counts (the VM compacts the live lanes) on every
+ * instruction set the CPU has.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -187,6 +189,68 @@ static void test_runtime_errors(void **state) {
   ndp_kernel_free(k);
 }
 
+/* lanes of a block finish after 0 .. 700 iterations: the loop runs on
+ * fewer and fewer compacted lanes, and each lane's x, c and the nested
+ * loop's s must still be its own */
+static const char *COUNTDOWN =
+    "def f(n, x):\n"
+    "    c = 0\n"
+    "    s = 0\n"
+    "    while n > 0:\n"
+    "        x = x * 0.5 + 1.0\n"
+    "        n -= 1\n"
+    "        c += 1\n"
+    "        j = 0\n"
+    "        while j < n % 5:\n"
+    "            j += 1\n"
+    "            s += j\n"
+    "    return x + c * 1000.0 + s * 1e6\n";
+
+static double countdown_ref(int64_t n, double x) {
+  int64_t c = 0, s = 0;
+  while (n > 0) {
+    x = x * 0.5 + 1.0;
+    n -= 1;
+    c += 1;
+    for (int64_t j = 1; j <= n % 5; j++) s += j;
+  }
+  return x + (double)c * 1000.0 + (double)s * 1e6;
+}
+
+static void test_while_compaction(void **state) {
+  (void)state;
+  ndp_kernel_arg a[2] = {{NDP_INT64, 0, 0}, {NDP_FLOAT64, 0, 0}};
+  ndp_kernel *k = compile_ok(COUNTDOWN, 2, a);
+  enum { N = 1000 };
+  static int64_t n[N];
+  static double x[N], out[N];
+  uint64_t r = 88172645463325252ull;
+  for (int i = 0; i < N; i++) {
+    r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+    n[i] = i % 64 < 48 ? 0 : (int64_t)(r % 700); /* 3 of 4 lanes done at once */
+    if (i % 97 == 5) n[i] = 700;
+    x[i] = (double)(r >> 11) / 9007199254740992.0 - 0.5;
+  }
+  ndp_array an, ax, ao;
+  int64_t len = N;
+  ndp_array_init(&an, n, NDP_INT64, 1, &len);
+  ndp_array_init(&ax, x, NDP_FLOAT64, 1, &len);
+  ndp_array_init(&ao, out, NDP_FLOAT64, 1, &len);
+  const ndp_array *args[2] = {&an, &ax};
+  ndp_isa before = ndp_get_isa();
+  for (int isa = NDP_ISA_REF; isa <= (int)ndp_cpu_isa(); isa++) {
+    if (ndp_set_isa((ndp_isa)isa)) continue;
+    for (int t = 1; t <= 3; t += 2) {
+      memset(out, 0, sizeof out);
+      ndp_exec ex = {t, NULL, NULL, 0};
+      assert_int_equal(ndp_kernel_eval(k, args, &ao, &ex, &st), 0);
+      for (int i = 0; i < N; i++) assert_true(out[i] == countdown_ref(n[i], x[i]));
+    }
+  }
+  ndp_set_isa(before);
+  ndp_kernel_free(k);
+}
+
 static int polls;
 static int cancel_after(void *ud, double f) {
   (void)ud;
@@ -240,6 +304,7 @@ int main(void) {
       cmocka_unit_test(test_vectorize_broadcast), cmocka_unit_test(test_guvectorize_rows),
       cmocka_unit_test(test_compile_errors),      cmocka_unit_test(test_runtime_errors),
       cmocka_unit_test(test_cancel_endless_loop), cmocka_unit_test(test_alloc_failures),
+      cmocka_unit_test(test_while_compaction),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   ndp_shutdown();

@@ -880,3 +880,196 @@ def test_every_isa_agrees():
         np.testing.assert_array_equal(a, ref[0])  # IEEE arithmetic: the same bits
         np.testing.assert_allclose(h, ref[1], rtol=1e-13)  # SLEEF vs libm: ulps
         np.testing.assert_array_equal(r, ref[2])
+
+
+# ---- while-loop lane compaction, uniform range loops, nested if-conversion -------
+# (a while loop whose lanes finish at very different iteration counts moves
+# the live lanes together and runs over fewer of them; every lane's result
+# must be the one py_func gives, on every instruction set and thread count)
+
+
+@ndpar.vectorize
+def collatz_steps(n):
+    c = 0
+    while n != 1 and c < 2000:
+        if n % 2 == 0:
+            n = n // 2
+        else:
+            n = 3 * n + 1
+        c += 1
+    return c * 1000003 + n  # n after the loop: each lane's own
+
+
+@ndpar.vectorize
+def escape32(cx, cy):
+    x = cx * 0
+    y = cy * 0
+    k = 0
+    while x * x + y * y <= 4 and k < 300:
+        x, y = x * x - y * y + cx, 2 * x * y + cy
+        k += 1
+    return x + y * 0.5
+
+
+@ndpar.vectorize
+def nested_whiles(n):
+    total = 0
+    i = 0
+    while i < n:
+        i += 1
+        if i % 3 == 0:
+            continue
+        j = 0
+        while j < i:
+            j += 1
+            if j > 50:
+                break
+            total += j
+        if total > 30000:
+            return -total
+    return total * 7 + i
+
+
+@ndpar.guvectorize("(n)->()")
+def first_above(x, out):
+    j = 0
+    while j < len(x) and x[j] <= 2.0:
+        j += 1
+    out[0] = j
+
+
+@ndpar.guvectorize("(n)->(n)")
+def fill_until(x, out):
+    for j in range(len(x)):
+        out[j] = -1.0
+    j = 0
+    while j < len(x):
+        if x[j] > 2.5:
+            break
+        out[j] = x[j] * 2.0
+        j += 1
+
+
+def _skewed_ints(n, seed):
+    """Mostly 1 (no iteration), a few lanes with long Collatz paths: the
+    blocks' lanes finish at very different counts."""
+    r = np.random.default_rng(seed)
+    x = np.ones(n, np.int64)
+    k = r.choice(n, n // 9, replace=False)
+    x[k] = r.integers(2, 10**6, len(k))
+    x[: 64] = np.arange(1, 65)  # one block of mixed lengths
+    return x
+
+
+def _for_each_isa(fn):
+    from ndpar_testutil import ISAS
+
+    before = ndpar.get_isa()
+    try:
+        for isa in ISAS:
+            ndpar.set_isa(isa)
+            fn(isa)
+    finally:
+        ndpar.set_isa(before)
+
+
+def test_compaction_lanes_finishing_at_different_counts():
+    x = _skewed_ints(3001, 5)
+    cx = (RNG.random(2000) * 3.2 - 2.2).astype(np.float32)
+    cy = (RNG.random(2000) * 2.4 - 1.2).astype(np.float32)
+    cx[:300] = 0.0  # never escapes: 300 iterations
+    cy[:300] = 0.0
+    cx, cy = RNG.permutation(cx), RNG.permutation(cy)
+    nn = RNG.integers(0, 400, 700)
+    nn[RNG.choice(700, 500, replace=False)] = 0
+    want_c = reference(collatz_steps, x, dtype=np.int64)
+    want_e = reference(escape32, cx, cy, dtype=np.float32)
+    want_n = reference(nested_whiles, nn, dtype=np.int64)
+
+    def run(isa):
+        np.testing.assert_array_equal(collatz_steps(x), want_c, err_msg=isa)
+        got = escape32(cx, cy)
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, want_e, err_msg=isa)
+        np.testing.assert_array_equal(nested_whiles(nn), want_n, err_msg=isa)
+
+    _for_each_isa(run)
+
+
+def test_compaction_with_loads_and_stores_per_row():
+    X = floats(130 * 57, special=False).reshape(130, 57)
+    X[::7] = 0.0  # rows that never stop early
+    want_f, = rowwise(first_above, (X, 1), out_shapes=[()], dtypes=[np.int64])
+    want_u, = rowwise(fill_until, (X, 1), out_shapes=[(57,)], dtypes=[float])
+
+    def run(isa):
+        np.testing.assert_array_equal(first_above(X), want_f, err_msg=isa)
+        np.testing.assert_array_equal(fill_until(X), want_u, err_msg=isa)
+
+    _for_each_isa(run)
+
+
+def test_compaction_bits_identical_for_any_thread_count():
+    x = _skewed_ints(20_011, 9)
+    with ndpar.threads(1):
+        one = collatz_steps(x)
+    with ndpar.threads(3):
+        three = collatz_steps(x)
+    assert one.tobytes() == collatz_steps(x).tobytes() == three.tobytes()
+
+
+@ndpar.vectorize
+def uniform_loops(x):
+    s = 0.0
+    if x > 0:
+        for k in range(10):
+            if k == 3:
+                continue
+            s += x * k
+    else:
+        for k in range(10, 0, -2):
+            s -= k
+    t = 0.0
+    for k in range(5):
+        t = t * 0.5 + s
+    for k in range(0):
+        t = -1.0
+    return t + k
+
+
+@ndpar.vectorize
+def elif_chain(x):
+    if x < -1.0:
+        y = -1.0
+    elif x > 1.0:
+        y = 1.0
+    elif x != x:
+        y = 0.0
+    else:
+        y = x * 2.0
+    return y
+
+
+@ndpar.guvectorize("(n)->(n)")
+def runmax_elif(x, out):
+    run = 0.0
+    for j in range(x.shape[0]):
+        v = x[j]
+        if v < 0.0:
+            run = 0.0
+        elif v > run:
+            run = v
+        out[j] = run
+
+
+def test_uniform_range_loops_and_elif_if_conversion():
+    x = floats()
+    X = floats(70 * 41).reshape(70, 41)
+    want_r, = rowwise(runmax_elif, (X, 1), out_shapes=[(41,)], dtypes=[float])
+
+    def run(isa):
+        check(uniform_loops, x)
+        check(elif_chain, x)
+        np.testing.assert_array_equal(runmax_elif(X), want_r, err_msg=isa)
+
+    _for_each_isa(run)

@@ -185,7 +185,7 @@ def loop_ops(kernel_obj):
     """VM instructions per iteration of the first loop, from the bytecode
     listing (None when the listing is not reachable)."""
     try:
-        k = next(iter(kernel_obj._cache.values()))
+        k = next(iter(getattr(kernel_obj, "_kernel", kernel_obj)._cache.values()))
         text = k.explain()
     except Exception:  # noqa: BLE001 - private API; the note is optional
         return None

@@ -19,6 +19,7 @@
 #include <numpy/dtype_api.h>
 #include <numpy/ufuncobject.h>
 
+#include <fenv.h>
 #include <string.h>
 
 typedef struct {
@@ -402,6 +403,7 @@ static int kloop(PyArrayMethod_Context *ctx, char *const *data, const npy_intp *
   } else {
     rc = ndp_kernel_eval(kp->k, in, &a[nin], NULL, &st);
   }
+  feclearexcept(FE_ALL_EXCEPT); /* no floating-point warnings (see _ufunc.c) */
   if (rc) {
     raise_kernel(rc, &st, NULL);
     return -1;

@@ -1,7 +1,9 @@
 /*
  * python/ndpar/_rolling.c - move_* functions with bottleneck's names and
  * argument order (a, window, min_count=None, axis=-1), plus ndpar's
- * center=, mode= and out=. Arguments are checked here with messages that
+ * center=, mode= and out=, and the private keyword-only _anchor= (the global
+ * index of a's first element along the axis, for chunked callers: see
+ * ndp_rolling_at). Arguments are checked here with messages that
  * name them; the computing is ndp_rolling in the library.
  */
 #define NO_IMPORT_ARRAY
@@ -35,26 +37,27 @@ static PyObject *roll_call(PyObject *self, PyObject *args, PyObject *kw) {
   char fname[32];
   snprintf(fname, sizeof fname, "move_%s", ndp_roll_name(fn));
   const int is_q = fn == NDP_ROLL_QUANTILE, is_var = fn == NDP_ROLL_VAR || fn == NDP_ROLL_STD;
-  static char *kw_plain[] = {"a", "window", "min_count", "axis", "center", "mode", "out", NULL};
-  static char *kw_var[] = {"a", "window", "min_count", "axis", "ddof", "center", "mode", "out", NULL};
-  static char *kw_q[] = {"a", "window", "q", "min_count", "axis", "center", "mode", "out", NULL};
+  static char *kw_plain[] = {"a", "window", "min_count", "axis", "center", "mode", "out", "_anchor", NULL};
+  static char *kw_var[] = {"a", "window", "min_count", "axis", "ddof", "center", "mode", "out", "_anchor", NULL};
+  static char *kw_q[] = {"a", "window", "q", "min_count", "axis", "center", "mode", "out", "_anchor", NULL};
   PyObject *a_obj, *win_obj, *q_obj = NULL, *mc_obj = Py_None, *axis_obj = NULL,
-                             *ddof_obj = NULL, *mode_obj = Py_None, *out_obj = Py_None;
+                             *ddof_obj = NULL, *mode_obj = Py_None, *out_obj = Py_None,
+                             *anchor_obj = NULL;
   int center = 0;
   char fmt[64];
   int ok;
   if (is_q) {
-    snprintf(fmt, sizeof fmt, "OOO|OOpOO:%s", fname);
+    snprintf(fmt, sizeof fmt, "OOO|OOpOO$O:%s", fname);
     ok = PyArg_ParseTupleAndKeywords(args, kw, fmt, kw_q, &a_obj, &win_obj, &q_obj, &mc_obj,
-                                     &axis_obj, &center, &mode_obj, &out_obj);
+                                     &axis_obj, &center, &mode_obj, &out_obj, &anchor_obj);
   } else if (is_var) {
-    snprintf(fmt, sizeof fmt, "OO|OOOpOO:%s", fname);
+    snprintf(fmt, sizeof fmt, "OO|OOOpOO$O:%s", fname);
     ok = PyArg_ParseTupleAndKeywords(args, kw, fmt, kw_var, &a_obj, &win_obj, &mc_obj,
-                                     &axis_obj, &ddof_obj, &center, &mode_obj, &out_obj);
+                                     &axis_obj, &ddof_obj, &center, &mode_obj, &out_obj, &anchor_obj);
   } else {
-    snprintf(fmt, sizeof fmt, "OO|OOpOO:%s", fname);
+    snprintf(fmt, sizeof fmt, "OO|OOpOO$O:%s", fname);
     ok = PyArg_ParseTupleAndKeywords(args, kw, fmt, kw_plain, &a_obj, &win_obj, &mc_obj,
-                                     &axis_obj, &center, &mode_obj, &out_obj);
+                                     &axis_obj, &center, &mode_obj, &out_obj, &anchor_obj);
   }
   if (!ok) return NULL;
 
@@ -77,6 +80,17 @@ static PyObject *roll_call(PyObject *self, PyObject *args, PyObject *kw) {
       return NULL;
     }
     o.axis = (int)ax;
+  }
+  /* _anchor (private, for chunked callers such as the dask path): the
+   * global index of a's first element along the axis (ndp_rolling_at) */
+  int64_t anchor = 0;
+  if (anchor_obj && anchor_obj != Py_None) {
+    if (get_int64(anchor_obj, fname, "_anchor", &anchor)) return NULL;
+    if (anchor < 0) {
+      PyErr_Format(PyExc_ValueError, "ndpar.%s: argument '_anchor' must be >= 0, not %lld",
+                   fname, (long long)anchor);
+      return NULL;
+    }
   }
   if (ddof_obj) {
     int64_t dd;
@@ -165,10 +179,10 @@ static PyObject *roll_call(PyObject *self, PyObject *args, PyObject *kw) {
     ndpar_gil_poll g;
     ndp_exec ex = {ndpar_nthreads(), ndpar_poll_signals, &g, 0.05};
     g.ts = PyEval_SaveThread();
-    rc = ndp_rolling(fn, &ia, &oa, &o, &ex, &st);
+    rc = ndp_rolling_at(fn, &ia, &oa, &o, anchor, &ex, &st);
     PyEval_RestoreThread(g.ts);
   } else {
-    rc = ndp_rolling(fn, &ia, &oa, &o, NULL, &st);
+    rc = ndp_rolling_at(fn, &ia, &oa, &o, anchor, NULL, &st);
   }
   if (rc) {
     ndpar_raise_status(fname, rc, &st);

@@ -32,8 +32,7 @@ static int get_int64(PyObject *o, const char *fname, const char *arg, int64_t *v
   return 0;
 }
 
-static PyObject *roll_call(PyObject *self, PyObject *args, PyObject *kw) {
-  const int fn = (int)PyLong_AsLong(self);
+static PyObject *roll_call(int fn, PyObject *args, PyObject *kw) {
   char fname[32];
   snprintf(fname, sizeof fname, "move_%s", ndp_roll_name(fn));
   const int is_q = fn == NDP_ROLL_QUANTILE, is_var = fn == NDP_ROLL_VAR || fn == NDP_ROLL_STD;
@@ -196,6 +195,21 @@ done:
   return result;
 }
 
+/* One C function per move_*, bound to the module: they pickle by name
+ * (ndpar.move_mean), as a dask graph ships them. */
+#define NDP__XX(id, name)                                                   \
+  static PyObject *roll_##id(PyObject *m, PyObject *args, PyObject *kw) {   \
+    (void)m;                                                                \
+    return roll_call(NDP_ROLL_##id, args, kw);                              \
+  }
+NDP_ROLL_MAP(NDP__XX)
+#undef NDP__XX
+static PyCFunctionWithKeywords const roll_impl[NDP_NROLL] = {
+#define NDP__XX(id, name) roll_##id,
+    NDP_ROLL_MAP(NDP__XX)
+#undef NDP__XX
+};
+
 static PyMethodDef roll_defs[NDP_NROLL];
 static char roll_names[NDP_NROLL][32];
 static char roll_docs[NDP_NROLL][1024];
@@ -225,13 +239,11 @@ int ndpar_add_rolling(PyObject *m) {
                "where the window reaches outside the series, never with "
                "mode='edge'.");
     roll_defs[fn].ml_name = roll_names[fn];
-    roll_defs[fn].ml_meth = (PyCFunction)(void (*)(void))roll_call;
+    roll_defs[fn].ml_meth = (PyCFunction)(void (*)(void))roll_impl[fn];
     roll_defs[fn].ml_flags = METH_VARARGS | METH_KEYWORDS;
     roll_defs[fn].ml_doc = roll_docs[fn];
-    PyObject *self = PyLong_FromLong(fn);
     PyObject *modname = PyUnicode_FromString("ndpar");
-    PyObject *f = (self && modname) ? PyCFunction_NewEx(&roll_defs[fn], self, modname) : NULL;
-    Py_XDECREF(self);
+    PyObject *f = modname ? PyCFunction_NewEx(&roll_defs[fn], m, modname) : NULL;
     Py_XDECREF(modname);
     if (!f || PyModule_AddObject(m, roll_names[fn], f) < 0) {
       Py_XDECREF(f);

@@ -151,3 +151,16 @@ def test_anchor_bad():
         ndpar.move_mean(x, 3, None, -1, False, None, None, 5)  # keyword-only
     with pytest.raises(ValueError, match="anchor"):
         ndpar.move_mean(x, 3, _anchor=2**63 - 1)
+
+
+def test_move_functions_pickle_by_name():
+    # a dask graph ships them: by name, to the same function
+    import pickle
+
+    for name in FNS:
+        f = getattr(ndpar, "move_" + name)
+        g = pickle.loads(pickle.dumps(f))
+        assert g is f
+        x = PATTERNS["nan"][:1000]
+        assert np.array_equal(_call(name, x, 5, None, "trailing"),
+                              _call(name, x, 5, None, "trailing"), equal_nan=True)

@@ -132,4 +132,15 @@ void ndp__x_not(ndp_dtype dt, const char *a, char *o, size_t n);
 void ndp__x_where(size_t isz, const char *c, const char *a, const char *b, char *o,
                   size_t n);
 
+/* Exact float64 sums (xsum.c): a streaming accumulator for the
+ * reductions, flushed into an ndp_xsum (ndpar/expr.h) at the end. */
+typedef struct ndp__xacc {
+  int64_t t[4][NDP_XSUM_CHUNKS];
+  int64_t cnt;
+  uint32_t flags;
+} ndp__xacc;
+void ndp__xacc_init(ndp__xacc *a);
+void ndp__xacc_add(ndp__xacc *a, const double *x, int64_t n);
+void ndp__xacc_flush(ndp__xacc *a, ndp_xsum *s); /* s += a; a emptied */
+
 #endif

@@ -135,12 +135,14 @@ void ndp__x_where(size_t isz, const char *c, const char *a, const char *b, char 
 /* Exact float64 sums (xsum.c): a streaming accumulator for the
  * reductions, flushed into an ndp_xsum (ndpar/expr.h) at the end. */
 typedef struct ndp__xacc {
-  int64_t t[4][NDP_XSUM_CHUNKS];
-  int64_t cnt;
+  uint64_t big[4096]; /* by sign and exponent: sums of significands */
+  int64_t s[NDP_XSUM_CHUNKS];
+  int64_t cnt;        /* terms since the last flush of big */
+  int emin, emax;     /* exponents used in big since then */
   uint32_t flags;
 } ndp__xacc;
 void ndp__xacc_init(ndp__xacc *a);
 void ndp__xacc_add(ndp__xacc *a, const double *x, int64_t n);
-void ndp__xacc_flush(ndp__xacc *a, ndp_xsum *s); /* s += a; a emptied */
+void ndp__xacc_flush(ndp__xacc *a, ndp_xsum *s); /* s += a; a emptied, reusable */
 
 #endif

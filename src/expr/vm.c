@@ -694,14 +694,14 @@ static int row_chunk(void *ctx, int64_t begin, int64_t end, int tid) {
   (void)tid;
   if (scratch_open(p, &sc)) return NDP_ENOMEM;
   int rc = 0;
+  ndp__xacc xa; /* exact: reused row after row (a flush empties it) */
+  if (p->exact) ndp__xacc_init(&xa);
   for (int64_t o = begin; o < end && !rc; o++) {
     acc stk[64];
     int64_t cnt[64];
     int top = 0;
     if (p->exact) { /* the row summed exactly, rounded once */
-      ndp__xacc xa;
       ndp_xsum xs;
-      ndp__xacc_init(&xa);
       ndp_xsum_init(&xs);
       for (int64_t s = 0; s < p->L && !rc; s += BLK) {
         size_t m = (size_t)(p->L - s < BLK ? p->L - s : BLK);

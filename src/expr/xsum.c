@@ -61,66 +61,102 @@ static inline void add_bits(int64_t *c, uint64_t u) {
   c[i + 1] += (b ^ neg) - neg;
 }
 
-/* The streaming accumulator (expr_internal.h): four tables, terms i mod
- * 4 (of each call) in table i mod 4; all four are carried before any could
- * hold more than CARRY_EVERY uncarried terms. */
-void ndp__xacc_init(ndp__xacc *a) { memset(a, 0, sizeof *a); }
+/* The streaming accumulator (expr_internal.h), Neal's "large"
+ * superaccumulator: one unsigned 64-bit entry per sign and exponent (the
+ * top 12 bits of the double), which sums the 53-bit significands of that
+ * sign and exponent; at most SUB terms between flushes keep every entry
+ * below 2^63. A flush moves the entries used since the last one (the
+ * exponent range is tracked) into the small superaccumulator `s`, three
+ * 32-bit pieces each, and zeroes them. Subnormals go straight to `s`;
+ * infinities and NaN to the flags. */
+#define SUB 1024
 
-static void xacc_carry(ndp__xacc *a) {
-  for (int k = 0; k < 4; k++) carry(a->t[k]);
-  a->cnt = 0;
+void ndp__xacc_init(ndp__xacc *a) {
+  memset(a, 0, sizeof *a);
+  a->emin = 0x7ff;
+  a->emax = -1;
+}
+
+static void xacc_flush_big(ndp__xacc *a) {
+  for (int e = a->emin; e <= a->emax; e++)
+    for (int sg = 0; sg < 2; sg++) {
+      const uint64_t v = a->big[(sg << 11) | e];
+      if (!v) continue;
+      a->big[(sg << 11) | e] = 0;
+      const int low = e - 1, i = low >> 5, sh = low & 31;
+      const int64_t p0 = (int64_t)((v << sh) & 0xffffffffu);
+      const int64_t p1 = (int64_t)((sh ? v >> (32 - sh) : v >> 32) & 0xffffffffu);
+      const int64_t p2 = (int64_t)(sh ? v >> (64 - sh) : 0);
+      if (sg) a->s[i] -= p0, a->s[i + 1] -= p1, a->s[i + 2] -= p2;
+      else a->s[i] += p0, a->s[i + 1] += p1, a->s[i + 2] += p2;
+    }
+  a->emin = 0x7ff;
+  a->emax = -1;
+  carry(a->s);
 }
 
 static void xacc_run(ndp__xacc *a, const double *x, int64_t n) {
+  const uint64_t MANT = (UINT64_C(1) << 52) - 1, IMPL = UINT64_C(1) << 52;
+  int emin = a->emin, emax = a->emax;
   uint32_t fl = 0;
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    uint64_t u[4];
-    memcpy(u, x + i, sizeof u);
-    for (int k = 0; k < 4; k++) {
-      if (((u[k] >> 52) & 0x7ff) == 0x7ff) fl |= special_flag(u[k]);
-      else add_bits(a->t[k], u[k]);
-    }
-  }
-  for (; i < n; i++) {
+  for (int64_t i = 0; i < n; i++) {
     uint64_t u;
     memcpy(&u, x + i, 8);
-    if (((u >> 52) & 0x7ff) == 0x7ff) fl |= special_flag(u);
-    else add_bits(a->t[i & 3], u);
+    const unsigned ix = (unsigned)(u >> 52), e = ix & 0x7ff;
+    if (e - 1u >= 0x7feu) { /* e == 0 (zero, subnormal) or 0x7ff (inf, NaN) */
+      if (e) fl |= special_flag(u);
+      else add_bits(a->s, u);
+      continue;
+    }
+    a->big[ix] += (u & MANT) | IMPL;
+    emin = (int)e < emin ? (int)e : emin;
+    emax = (int)e > emax ? (int)e : emax;
   }
+  a->emin = emin;
+  a->emax = emax;
   a->flags |= fl;
 }
 
 void ndp__xacc_add(ndp__xacc *a, const double *x, int64_t n) {
   while (n > 0) {
-    /* table k gets at most ceil(m / 4) + (tail terms) <= m / 4 + 4 */
-    int64_t room = 4 * (CARRY_EVERY - 8) - a->cnt;
-    if (room <= 0) {
-      xacc_carry(a);
-      room = 4 * (CARRY_EVERY - 8);
+    if (a->cnt >= SUB) {
+      xacc_flush_big(a);
+      a->cnt = 0;
     }
-    const int64_t m = n < room ? n : room;
+    const int64_t m = n < SUB - a->cnt ? n : SUB - a->cnt;
     xacc_run(a, x, m);
-    a->cnt += m + 4;
+    a->cnt += m;
     x += m;
     n -= m;
   }
 }
 
 void ndp__xacc_flush(ndp__xacc *a, ndp_xsum *s) {
-  xacc_carry(a);
+  xacc_flush_big(a); /* also carries a->s */
+  a->cnt = 0;
   carry(s->chunk);
-  for (int k = 0; k < 4; k++)
-    for (int j = 0; j < NC; j++) s->chunk[j] += a->t[k][j];
+  for (int j = 0; j < NC; j++) s->chunk[j] += a->s[j], a->s[j] = 0;
   s->flags |= a->flags;
-  ndp__xacc_init(a);
+  a->flags = 0;
 }
 
 void ndp_xsum_add(ndp_xsum *s, const double *x, int64_t n) {
-  ndp__xacc a;
-  ndp__xacc_init(&a);
-  ndp__xacc_add(&a, x, n);
-  ndp__xacc_flush(&a, s);
+  ndp__xacc *a = ndp__malloc(sizeof *a);
+  if (a) {
+    ndp__xacc_init(a);
+    ndp__xacc_add(a, x, n);
+    ndp__xacc_flush(a, s);
+    ndp__free(a);
+    return;
+  }
+  /* no memory for the 33 KB table: term by term into s (slower, same sum) */
+  for (int64_t i = 0; i < n; i++) {
+    uint64_t u;
+    memcpy(&u, x + i, 8);
+    if (((u >> 52) & 0x7ff) == 0x7ff) s->flags |= special_flag(u);
+    else add_bits(s->chunk, u);
+    if (++s->pending >= CARRY_EVERY) carry(s->chunk), s->pending = 0;
+  }
 }
 
 void ndp_xsum_add_dot(ndp_xsum *s, const double *a, const double *b, int64_t n) {

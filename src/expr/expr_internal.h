@@ -135,7 +135,7 @@ void ndp__x_where(size_t isz, const char *c, const char *a, const char *b, char 
 /* Exact float64 sums (xsum.c): a streaming accumulator for the
  * reductions, flushed into an ndp_xsum (ndpar/expr.h) at the end. */
 typedef struct ndp__xacc {
-  uint64_t big[4096]; /* by sign and exponent: sums of significands */
+  uint64_t big[2][4096]; /* by sign and exponent: sums of significands */
   int64_t s[NDP_XSUM_CHUNKS];
   int64_t cnt;        /* terms since the last flush of big */
   int emin, emax;     /* exponents used in big since then */

@@ -64,12 +64,12 @@ static inline void add_bits(int64_t *c, uint64_t u) {
 /* The streaming accumulator (expr_internal.h), Neal's "large"
  * superaccumulator: one unsigned 64-bit entry per sign and exponent (the
  * top 12 bits of the double), which sums the 53-bit significands of that
- * sign and exponent; at most SUB terms between flushes keep every entry
- * below 2^63. A flush moves the entries used since the last one (the
+ * sign and exponent, in two tables (even and odd terms); at most SUB terms
+ * between flushes keep every entry below 2^63. A flush moves the entries used since the last one (the
  * exponent range is tracked) into the small superaccumulator `s`, three
  * 32-bit pieces each, and zeroes them. Subnormals go straight to `s`;
  * infinities and NaN to the flags. */
-#define SUB 1024
+#define SUB 2048 /* terms between flushes: at most 1024 per table */
 
 void ndp__xacc_init(ndp__xacc *a) {
   memset(a, 0, sizeof *a);
@@ -80,15 +80,18 @@ void ndp__xacc_init(ndp__xacc *a) {
 static void xacc_flush_big(ndp__xacc *a) {
   for (int e = a->emin; e <= a->emax; e++)
     for (int sg = 0; sg < 2; sg++) {
-      const uint64_t v = a->big[(sg << 11) | e];
-      if (!v) continue;
-      a->big[(sg << 11) | e] = 0;
+      const uint64_t v0 = a->big[0][(sg << 11) | e], v1 = a->big[1][(sg << 11) | e];
+      if (!(v0 | v1)) continue;
+      a->big[0][(sg << 11) | e] = a->big[1][(sg << 11) | e] = 0;
+      for (int h = 0; h < 2; h++) {
+      const uint64_t v = h ? v1 : v0;
       const int low = e - 1, i = low >> 5, sh = low & 31;
       const int64_t p0 = (int64_t)((v << sh) & 0xffffffffu);
       const int64_t p1 = (int64_t)((sh ? v >> (32 - sh) : v >> 32) & 0xffffffffu);
       const int64_t p2 = (int64_t)(sh ? v >> (64 - sh) : 0);
       if (sg) a->s[i] -= p0, a->s[i + 1] -= p1, a->s[i + 2] -= p2;
       else a->s[i] += p0, a->s[i + 1] += p1, a->s[i + 2] += p2;
+      }
     }
   a->emin = 0x7ff;
   a->emax = -1;
@@ -99,6 +102,8 @@ static void xacc_run(ndp__xacc *a, const double *x, int64_t n) {
   const uint64_t MANT = (UINT64_C(1) << 52) - 1, IMPL = UINT64_C(1) << 52;
   int emin = a->emin, emax = a->emax;
   uint32_t fl = 0;
+  /* terms alternate between the two tables: a run of equal exponents
+   * makes two chains of read-modify-writes, not one */
   for (int64_t i = 0; i < n; i++) {
     uint64_t u;
     memcpy(&u, x + i, 8);
@@ -108,7 +113,7 @@ static void xacc_run(ndp__xacc *a, const double *x, int64_t n) {
       else add_bits(a->s, u);
       continue;
     }
-    a->big[ix] += (u & MANT) | IMPL;
+    a->big[i & 1][ix] += (u & MANT) | IMPL;
     emin = (int)e < emin ? (int)e : emin;
     emax = (int)e > emax ? (int)e : emax;
   }

@@ -270,6 +270,8 @@ typedef struct vplan {
   acc *partials;
   int exact;            /* float64 sum or mean: exact, rounded once (xsum.c) */
   ndp_xsum *xs;         /* exact whole-array sums: one state per thread */
+  ndp__xacc **xa;       /* and one accumulator per thread (allocated on its
+                           first chunk, zero after each flush) */
   int *slot;            /* register -> scratch slot (-1: const) */
   int stream;           /* write the output with non-temporal stores */
   int nslots;
@@ -650,19 +652,27 @@ static int whole_chunk(void *ctx, int64_t begin, int64_t end, int tid) {
   scratch sc;
   if (scratch_open(p, &sc)) return NDP_ENOMEM;
   int rc = 0;
-  ndp__xacc xa;
-  if (p->exact) ndp__xacc_init(&xa);
+  ndp__xacc *xa = NULL;
+  if (p->exact) {
+    if (!(xa = p->xa[tid])) {
+      if (!(xa = p->xa[tid] = ndp__malloc(sizeof *xa))) {
+        ndp__free(sc.mem);
+        return NDP_ENOMEM;
+      }
+      ndp__xacc_init(xa);
+    }
+  }
   for (int64_t b = begin; b < end && !rc; b++) {
     int64_t s = b * BLK;
     size_t m = (size_t)(p->n - s < BLK ? p->n - s : BLK);
     const char *v;
     if ((rc = eval_block(p, &sc, s, m, &v))) break;
     if (p->exact)
-      ndp__xacc_add(&xa, (const double *)(const void *)to_acc(p, &sc, v, m), (int64_t)m);
+      ndp__xacc_add(xa, (const double *)(const void *)to_acc(p, &sc, v, m), (int64_t)m);
     else
       p->partials[b] = block_reduce(e->red, e->adt, to_acc(p, &sc, v, m), m);
   }
-  if (p->exact) ndp__xacc_flush(&xa, &p->xs[tid]); /* exact: any order, any split */
+  if (p->exact) ndp__xacc_flush(xa, &p->xs[tid]); /* exact: any order, any split */
   ndp__free(sc.mem);
   return rc;
 }
@@ -1088,10 +1098,18 @@ static int run_reduction(vplan *p, const ndp_array *out, const ndp_exec *ex, ndp
     int nthr = o.nthreads > 0 ? o.nthreads : ndp_get_num_threads();
     if (nthr > NDP_MAX_THREADS) nthr = NDP_MAX_THREADS;
     o.nthreads = nthr;
-    if (p->exact) p->xs = ndp__calloc((size_t)nthr, sizeof *p->xs);
-    else p->partials = ndp__malloc(sizeof(acc) * (size_t)nblk);
-    if (!p->partials && !p->xs) return ndp__fail(st, NDP_ENOMEM, "expr: out of memory");
-    if ((rc = ndp_parallel_for(nblk, whole_chunk, p, &o))) return rc;
+    if (p->exact) {
+      p->xs = ndp__calloc((size_t)nthr, sizeof *p->xs);
+      p->xa = ndp__calloc((size_t)nthr, sizeof *p->xa);
+    } else {
+      p->partials = ndp__malloc(sizeof(acc) * (size_t)nblk);
+    }
+    if (!p->partials && !(p->xs && p->xa))
+      return ndp__fail(st, NDP_ENOMEM, "expr: out of memory");
+    rc = ndp_parallel_for(nblk, whole_chunk, p, &o);
+    if (p->xa)
+      for (int t = 0; t < nthr; t++) ndp__free(p->xa[t]);
+    if (rc) return rc;
     acc r;
     if (p->exact) {
       for (int t = 1; t < nthr; t++) ndp_xsum_merge(&p->xs[0], &p->xs[t]);
@@ -1193,6 +1211,7 @@ static int eval_planned(const ndp_expr *e, const ndp_array *const *vars, const n
   ndp__free(p.slot);
   ndp__free(p.partials);
   ndp__free(p.xs);
+  ndp__free(p.xa);
   if (rc) return fail_run(rc, st);
   ndp__ok(st);
   return 0;

@@ -35,6 +35,14 @@ def client():
                                   dashboard_address=None, silence_logs=40) as cluster, \
             distributed.Client(cluster) as c:
         yield c
+    # the spawned workers left multiprocessing's resource tracker running as
+    # a child of this process: stop it, so later tests see no children (it
+    # restarts on demand)
+    from multiprocessing import resource_tracker
+
+    stop = getattr(resource_tracker._resource_tracker, "_stop", None)
+    if stop is not None:
+        stop()
 
 
 def _cpus():

@@ -144,5 +144,6 @@ typedef struct ndp__xacc {
 void ndp__xacc_init(ndp__xacc *a);
 void ndp__xacc_add(ndp__xacc *a, const double *x, int64_t n);
 void ndp__xacc_flush(ndp__xacc *a, ndp_xsum *s); /* s += a; a emptied, reusable */
+void ndp__xsum_add1(ndp_xsum *s, double x); /* one term, straight into s */
 
 #endif

@@ -33,9 +33,9 @@
  *
  * Reductions are deterministic: the work is cut into blocks whose size
  * does not depend on the thread count, and partial results are combined
- * in a fixed order. float64 sums and means over the whole array or the
- * last axis are exact (xsum.c: a superaccumulator per thread or per row,
- * merged exactly, rounded once), so correctly rounded and the same for
+ * in a fixed order. float64 sums and means are exact (xsum.c: a
+ * superaccumulator per thread, per row or per output element, merged
+ * exactly, rounded once), so correctly rounded and the same for
  * any thread count or split of the data. Other reductions, whole-array:
  * one partial per block (float sums are pairwise inside the block, as
  * NumPy's), then a pairwise tree over the partials. Along an axis: each output element is reduced by one thread
@@ -756,9 +756,27 @@ static int slab_chunk(void *ctx, int64_t begin, int64_t end, int tid) {
   if (scratch_open(p, &sc)) return NDP_ENOMEM;
   int rc = 0;
   size_t asz = ndp_dtype_size(e->adt);
+  ndp_xsum *xs = NULL; /* exact: one state per output element of the task */
+  if (p->exact && !(xs = ndp__malloc(sizeof *xs * BLK))) {
+    ndp__free(sc.mem);
+    return NDP_ENOMEM;
+  }
   for (int64_t t = begin; t < end && !rc; t++) {
     int64_t o = t / p->nib, j0 = (t % p->nib) * BLK;
     size_t m = (size_t)(p->inner - j0 < BLK ? p->inner - j0 : BLK);
+    if (xs) {
+      for (size_t i = 0; i < m; i++) ndp_xsum_init(&xs[i]);
+      for (int64_t i = 0; i < p->L && !rc; i++) {
+        const char *v;
+        if ((rc = eval_block(p, &sc, (o * p->L + i) * p->inner + j0, m, &v))) break;
+        const double *d = (const double *)(const void *)to_acc(p, &sc, v, m);
+        for (size_t j = 0; j < m; j++) ndp__xsum_add1(&xs[j], d[j]);
+      }
+      if (rc) break;
+      for (size_t j = 0; j < m; j++) ((double *)(void *)sc.accb)[j] = ndp_xsum_round(&xs[j]);
+      put_result(p, &sc, sc.accb, m, o, j0, p->L);
+      continue;
+    }
     acc id = identity(e->red, e->adt);
     for (size_t i = 0; i < m; i++) memcpy(sc.accb + i * asz, &id, asz);
     for (int64_t i = 0; i < p->L && !rc; i++) {
@@ -768,6 +786,7 @@ static int slab_chunk(void *ctx, int64_t begin, int64_t end, int tid) {
     }
     if (!rc) put_result(p, &sc, sc.accb, m, o, j0, p->L);
   }
+  ndp__free(xs);
   ndp__free(sc.mem);
   return rc;
 }
@@ -1088,10 +1107,8 @@ static int run_reduction(vplan *p, const ndp_array *out, const ndp_exec *ex, ndp
   if (p->L == 0) return empty_reduction(p, out, st);
   if (p->n == 0) return 0;
   /* float64 sums and means: exact, correctly rounded (xsum.c), so the
-   * same for any thread count and any split of the data; other axes than
-   * the last keep the sequential sum */
-  p->exact = e->adt == NDP_FLOAT64 && (e->red == R_SUM || e->red == R_MEAN) &&
-             (!e->has_axis || p->inner == 1);
+   * same for any thread count and any split of the data */
+  p->exact = e->adt == NDP_FLOAT64 && (e->red == R_SUM || e->red == R_MEAN);
   if (!e->has_axis) {
     int64_t nblk = (p->n + BLK - 1) / BLK;
     pf_opts(&o, ex, 8, 256);

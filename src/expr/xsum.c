@@ -145,6 +145,17 @@ void ndp__xacc_flush(ndp__xacc *a, ndp_xsum *s) {
   a->flags = 0;
 }
 
+void ndp__xsum_add1(ndp_xsum *s, double x) {
+  uint64_t u;
+  memcpy(&u, &x, 8);
+  if (((u >> 52) & 0x7ff) == 0x7ff) {
+    s->flags |= special_flag(u);
+    return;
+  }
+  add_bits(s->chunk, u);
+  if (++s->pending >= CARRY_EVERY) carry(s->chunk), s->pending = 0;
+}
+
 void ndp_xsum_add(ndp_xsum *s, const double *x, int64_t n) {
   ndp__xacc *a = ndp__malloc(sizeof *a);
   if (a) {

@@ -158,3 +158,15 @@ def test_dtypes_and_errors():
     with pytest.raises(TypeError, match="states"):
         N.exact_sum_finish([1.0])
     assert N.exact_sum_finish([]) == 0.0
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_other_axes_exact(axis):
+    a = np.resize(_adversarial(0), (3, 300, 41))
+    got = ndpar.evaluate(f"sum(a, axis={axis})", {"a": a})
+    ref = np.apply_along_axis(math.fsum, axis, a)
+    assert np.array_equal(got, ref)
+    m = ndpar.evaluate(f"mean(a, axis={axis})", {"a": a})
+    assert np.array_equal(m, ref / a.shape[axis])
+    with ndpar.threads(1):
+        assert np.array_equal(ndpar.evaluate(f"sum(a, axis={axis})", {"a": a}), got)

@@ -133,6 +133,52 @@ NDP_API int ndp_expr_eval(const ndp_expr *e, const ndp_array *const *vars,
  * NUL-terminated when cap > 0). Returns the length it needed. */
 NDP_API size_t ndp_expr_explain(const ndp_expr *e, char *buf, size_t cap);
 
+/* ---- exact sums ------------------------------------------------------------
+ * A superaccumulator (after Neal, "Fast exact summation using small and
+ * large superaccumulators", 2015): float64 values are added exactly, as
+ * fixed-point integers in 67 signed 64-bit chunks of 32 bits each (chunk i
+ * weighs 2^(32 i - 1074), the whole double range and carries beyond it),
+ * and rounded once, to nearest even. So a sum is correctly rounded, and
+ * the same for any order, thread count or chunking: partial states of
+ * any split of the data, merged in any order, round to the same double.
+ * Infinities and NaN are counted apart: NaN if any term is NaN or both
+ * infinities occur, else the infinity; a zero sum is +0.0, also of
+ * terms that are all -0.0 (NumPy's sum, which starts from +0.0). ndp_expr_eval's
+ * float64 sum and mean use it (mean: the rounded sum divided by the
+ * count). Any thread may use its own state; a state is plain data. */
+#define NDP_XSUM_CHUNKS 67
+#define NDP_XSUM_BYTES (16 + 8 * NDP_XSUM_CHUNKS) /* serialized state */
+
+typedef struct ndp_xsum {
+  int64_t chunk[NDP_XSUM_CHUNKS];
+  int64_t pending; /* terms added since the last carry propagation */
+  uint32_t flags;  /* NDP_XSUM_* below */
+} ndp_xsum;
+
+#define NDP_XSUM_PINF 1u    /* a +inf term */
+#define NDP_XSUM_NINF 2u    /* a -inf term */
+#define NDP_XSUM_NAN 4u     /* a NaN term */
+
+NDP_API void ndp_xsum_init(ndp_xsum *s);
+/* s += x[0 .. n), exactly. */
+NDP_API void ndp_xsum_add(ndp_xsum *s, const double *x, int64_t n);
+/* s += sum of a[i] * b[i], exactly (each product split by an FMA into its
+ * rounded value and its exact error; exact unless a product underflows
+ * below 2^-1022, where the error term is itself rounded). */
+NDP_API void ndp_xsum_add_dot(ndp_xsum *s, const double *a, const double *b, int64_t n);
+/* s += t, exactly (t unchanged). */
+NDP_API void ndp_xsum_merge(ndp_xsum *s, const ndp_xsum *t);
+/* The correctly rounded value of s (s unchanged). */
+NDP_API double ndp_xsum_round(const ndp_xsum *s);
+/* Canonical serialized form: NDP_XSUM_BYTES bytes ("NDPXSUM1", flags as
+ * little-endian uint32, 4 zero bytes, then the carried chunks as
+ * little-endian int64): equal sums give equal bytes. */
+NDP_API void ndp_xsum_to_bytes(const ndp_xsum *s, unsigned char *out);
+/* Reads ndp_xsum_to_bytes' form. Returns 0, or NDP_EINVAL (wrong length,
+ * magic or out-of-range chunks: the message says which). */
+NDP_API int ndp_xsum_from_bytes(ndp_xsum *s, const unsigned char *b, size_t n,
+                                ndp_status *st);
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,18 +25,29 @@
 extern "C" {
 #endif
 
-/* Threads a job uses by default (the caller included). Initially
- * NDPAR_NUM_THREADS when it is a positive integer, else the CPUs this
- * process may run on (affinity mask, bounded by a cgroup CPU quota). */
+/* Threads a job uses by default (the caller included), the first of:
+ * ndp_set_num_threads' value; NDPAR_NUM_THREADS when it is a positive
+ * integer; the hint (ndp_set_num_threads_hint); OMP_NUM_THREADS when it
+ * is a positive integer (its first entry, as "4,2"; the Dask Nanny sets
+ * it to 1); the CPUs this process may run on (ndp_cpus_available). */
 NDP_API int ndp_get_num_threads(void);
+/* A default from the host the library runs in (the Python package sets it
+ * on a Dask worker: the CPUs divided by the worker's threads), below
+ * ndp_set_num_threads and NDPAR_NUM_THREADS, above OMP_NUM_THREADS and
+ * the CPU count. 0 clears it. Returns 0 or NDP_EINVAL (n < 0 or above
+ * NDP_MAX_THREADS). Any thread (an atomic store). */
+NDP_API int ndp_set_num_threads_hint(int n);
+/* CPUs this process may run on: the affinity mask, lowered to a cgroup
+ * CPU quota (rounded up); at least 1. Read once. */
+NDP_API int ndp_cpus_available(void);
 /* Sets the default for later jobs. n >= 1, at most NDP_MAX_THREADS.
  * Process-global (one atomic store): may be called from any thread, also
  * while jobs run; a job reads the value once when it starts, so jobs
  * already running keep the thread count they started with.
  * Returns 0 or NDP_EINVAL. */
 NDP_API int ndp_set_num_threads(int n);
-/* What the environment allows, ignoring set_num_threads: the value the
- * pool started with. */
+/* What the environment allows, ignoring set_num_threads: the list above
+ * without its first entry. */
 NDP_API int ndp_default_num_threads(void);
 
 #define NDP_MAX_THREADS 1024

@@ -16,7 +16,9 @@
  * A series is cut into blocks whose size depends only on the series length
  * and the window, never on the thread count; each block warms up on the
  * points before it. Results are therefore bit-identical for any number of
- * threads.
+ * threads; and, through ndp_rolling_at, for any chunking of the series
+ * (blocks sit at global positions, every kernel's result is a function of
+ * its window's values and the window's global position).
  *
  * Thread-safety: any thread may call these; they run on the shared pool.
  */
@@ -102,6 +104,20 @@ NDP_API int ndp_roll_out_dtype(int fn, ndp_dtype in, ndp_dtype *out);
 NDP_API int ndp_rolling(int fn, const ndp_array *in, const ndp_array *out,
                         const ndp_roll_opts *opts, const ndp_exec *ex,
                         ndp_status *st);
+
+/* ndp_rolling for one chunk of a longer series: `anchor` (>= 0, at most
+ * 2^62) is the global index, in the whole series, of in's first element
+ * along the axis. The internal blocks then sit where they sit for the
+ * whole series, so every output whose window lies inside the chunk is
+ * bit-identical to the whole series' output at the same global index
+ * (anchor + i); outputs whose windows reach outside the chunk (the first
+ * w - 1 trailing, the first w / 2 and last w - 1 - w / 2 centered: the
+ * overlap a chunked caller discards) see the chunk's ends as the series'
+ * ends. anchor = 0 is ndp_rolling. Errors as ndp_rolling, NDP_EINVAL for
+ * a bad anchor. */
+NDP_API int ndp_rolling_at(int fn, const ndp_array *in, const ndp_array *out,
+                           const ndp_roll_opts *opts, int64_t anchor,
+                           const ndp_exec *ex, ndp_status *st);
 
 #ifdef __cplusplus
 }

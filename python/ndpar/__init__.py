@@ -42,6 +42,7 @@ from ._map import RemoteError, WorkerDiedError, map_chunks  # noqa: F401
 from ._shared import SharedArray, parallel_for, shared_empty, shared_zeros  # noqa: F401
 from ._vectorize import guvectorize, kernel, vectorize  # noqa: F401
 from ._evaluate import CompiledExpression, compile, evaluate  # noqa: F401
+from ._threads import threadpoolctl_controller  # noqa: F401
 from ._ndpar import (  # noqa: F401  (re-exported API)
     __version__,
     cpu_isa,
@@ -125,10 +126,15 @@ def info() -> dict:
     }
 
 
+from . import _threads as _threads_mod  # noqa: E402
+
+_threads_mod.install()  # threadpoolctl: register now or when it is imported
+
+
 __all__ = [
     "vectorize", "guvectorize", "kernel",
     "apply_indexed", "map_chunks", "WorkerDiedError", "RemoteError", "parallel_for", "shared_empty", "shared_zeros", "SharedArray",
-    "evaluate", "compile", "CompiledExpression", "threads", "info", "clear_caches", "get_num_threads", "set_num_threads", "default_num_threads",
+    "evaluate", "compile", "CompiledExpression", "threads", "info", "clear_caches", "get_num_threads", "set_num_threads", "default_num_threads", "threadpoolctl_controller",
     "get_isa", "cpu_isa", "set_isa", "ulp_bound", "measure_bandwidth",
     "absolute", "true_divide", "mod", "pow",
 ] + list(UNARY + BINARY + ROLLING)

@@ -67,13 +67,43 @@ PyObject *ndpar_raise_status(const char *fname, int rc, const ndp_status *st) {
 
 PyObject *ndpar_threads_var;
 
+/* The Dask-worker rule (ndpar/_threads.py): once `distributed` is imported
+ * (never imported here), ndpar._threads._worker_nthreads() gives the
+ * threads of the worker this process hosts (0: none); the CPUs divided by
+ * that, at least 1, becomes the core's hint (ndp_set_num_threads_hint), below
+ * set_num_threads and NDPAR_NUM_THREADS, above OMP_NUM_THREADS. Looked up
+ * on every call (a dictionary lookup while distributed is not loaded), so
+ * a worker that starts or stops later is seen. GIL held. */
+static void refresh_worker_hint(void) {
+  static int had_hint = 0;
+  if (PyErr_Occurred()) return; /* never swallow the caller's exception */
+  PyObject *mods = PyImport_GetModuleDict(); /* borrowed */
+  PyObject *th = mods && PyDict_GetItemString(mods, "distributed")
+                     ? PyDict_GetItemString(mods, "ndpar._threads")
+                     : NULL;
+  long n = 0;
+  if (th) {
+    PyObject *r = PyObject_CallMethod(th, "_worker_nthreads", NULL);
+    const long wt = r && PyLong_Check(r) ? PyLong_AsLong(r) : 0;
+    Py_XDECREF(r);
+    PyErr_Clear();
+    if (wt > 0) n = ndp_cpus_available() / wt > 1 ? ndp_cpus_available() / wt : 1;
+  }
+  if (n < 0 || n > NDP_MAX_THREADS) n = 0;
+  if (n > 0 || had_hint) ndp_set_num_threads_hint((int)n);
+  had_hint = n > 0;
+}
+
 int ndpar_nthreads(void) {
   PyObject *v = NULL;
   if (!ndpar_threads_var || PyContextVar_Get(ndpar_threads_var, NULL, &v) < 0) {
     PyErr_Clear();
     return 0;
   }
-  if (!v) return 0;
+  if (!v) {
+    refresh_worker_hint();
+    return 0;
+  }
   long n = PyLong_AsLong(v);
   Py_DECREF(v);
   if (n < 1 || n > NDP_MAX_THREADS) {

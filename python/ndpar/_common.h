@@ -62,5 +62,7 @@ int ndpar_add_callpy(PyObject *m);
 int ndpar_add_shm(PyObject *m);
 /* Adds the Kernel type (user kernels) and kernel_check. */
 int ndpar_add_kernel(PyObject *m);
+/* Adds exact_sum_partial, exact_dot_partial, exact_sum_combine, exact_sum_finish. */
+int ndpar_add_exact(PyObject *m);
 
 #endif

@@ -160,7 +160,7 @@ PyMODINIT_FUNC PyInit__ndpar(void) {
   if (!m) return NULL;
   if (ndpar_add_ufuncs(m) < 0) goto fail;
   if (ndpar_add_rolling(m) < 0 || ndpar_add_expr(m) < 0 || ndpar_add_callpy(m) < 0 ||
-      ndpar_add_shm(m) < 0 || ndpar_add_kernel(m) < 0)
+      ndpar_add_shm(m) < 0 || ndpar_add_kernel(m) < 0 || ndpar_add_exact(m) < 0)
     goto fail;
   if (!(ndpar_threads_var = PyContextVar_New("ndpar.threads", NULL)) ||
       PyModule_AddObjectRef(m, "threads_var", ndpar_threads_var) < 0)

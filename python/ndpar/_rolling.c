@@ -1,7 +1,9 @@
 /*
  * python/ndpar/_rolling.c - move_* functions with bottleneck's names and
  * argument order (a, window, min_count=None, axis=-1), plus ndpar's
- * center=, mode= and out=. Arguments are checked here with messages that
+ * center=, mode= and out=, and the private keyword-only _anchor= (the global
+ * index of a's first element along the axis, for chunked callers: see
+ * ndp_rolling_at). Arguments are checked here with messages that
  * name them; the computing is ndp_rolling in the library.
  */
 #define NO_IMPORT_ARRAY
@@ -30,31 +32,31 @@ static int get_int64(PyObject *o, const char *fname, const char *arg, int64_t *v
   return 0;
 }
 
-static PyObject *roll_call(PyObject *self, PyObject *args, PyObject *kw) {
-  const int fn = (int)PyLong_AsLong(self);
+static PyObject *roll_call(int fn, PyObject *args, PyObject *kw) {
   char fname[32];
   snprintf(fname, sizeof fname, "move_%s", ndp_roll_name(fn));
   const int is_q = fn == NDP_ROLL_QUANTILE, is_var = fn == NDP_ROLL_VAR || fn == NDP_ROLL_STD;
-  static char *kw_plain[] = {"a", "window", "min_count", "axis", "center", "mode", "out", NULL};
-  static char *kw_var[] = {"a", "window", "min_count", "axis", "ddof", "center", "mode", "out", NULL};
-  static char *kw_q[] = {"a", "window", "q", "min_count", "axis", "center", "mode", "out", NULL};
+  static char *kw_plain[] = {"a", "window", "min_count", "axis", "center", "mode", "out", "_anchor", NULL};
+  static char *kw_var[] = {"a", "window", "min_count", "axis", "ddof", "center", "mode", "out", "_anchor", NULL};
+  static char *kw_q[] = {"a", "window", "q", "min_count", "axis", "center", "mode", "out", "_anchor", NULL};
   PyObject *a_obj, *win_obj, *q_obj = NULL, *mc_obj = Py_None, *axis_obj = NULL,
-                             *ddof_obj = NULL, *mode_obj = Py_None, *out_obj = Py_None;
+                             *ddof_obj = NULL, *mode_obj = Py_None, *out_obj = Py_None,
+                             *anchor_obj = NULL;
   int center = 0;
   char fmt[64];
   int ok;
   if (is_q) {
-    snprintf(fmt, sizeof fmt, "OOO|OOpOO:%s", fname);
+    snprintf(fmt, sizeof fmt, "OOO|OOpOO$O:%s", fname);
     ok = PyArg_ParseTupleAndKeywords(args, kw, fmt, kw_q, &a_obj, &win_obj, &q_obj, &mc_obj,
-                                     &axis_obj, &center, &mode_obj, &out_obj);
+                                     &axis_obj, &center, &mode_obj, &out_obj, &anchor_obj);
   } else if (is_var) {
-    snprintf(fmt, sizeof fmt, "OO|OOOpOO:%s", fname);
+    snprintf(fmt, sizeof fmt, "OO|OOOpOO$O:%s", fname);
     ok = PyArg_ParseTupleAndKeywords(args, kw, fmt, kw_var, &a_obj, &win_obj, &mc_obj,
-                                     &axis_obj, &ddof_obj, &center, &mode_obj, &out_obj);
+                                     &axis_obj, &ddof_obj, &center, &mode_obj, &out_obj, &anchor_obj);
   } else {
-    snprintf(fmt, sizeof fmt, "OO|OOpOO:%s", fname);
+    snprintf(fmt, sizeof fmt, "OO|OOpOO$O:%s", fname);
     ok = PyArg_ParseTupleAndKeywords(args, kw, fmt, kw_plain, &a_obj, &win_obj, &mc_obj,
-                                     &axis_obj, &center, &mode_obj, &out_obj);
+                                     &axis_obj, &center, &mode_obj, &out_obj, &anchor_obj);
   }
   if (!ok) return NULL;
 
@@ -77,6 +79,17 @@ static PyObject *roll_call(PyObject *self, PyObject *args, PyObject *kw) {
       return NULL;
     }
     o.axis = (int)ax;
+  }
+  /* _anchor (private, for chunked callers such as the dask path): the
+   * global index of a's first element along the axis (ndp_rolling_at) */
+  int64_t anchor = 0;
+  if (anchor_obj && anchor_obj != Py_None) {
+    if (get_int64(anchor_obj, fname, "_anchor", &anchor)) return NULL;
+    if (anchor < 0) {
+      PyErr_Format(PyExc_ValueError, "ndpar.%s: argument '_anchor' must be >= 0, not %lld",
+                   fname, (long long)anchor);
+      return NULL;
+    }
   }
   if (ddof_obj) {
     int64_t dd;
@@ -165,10 +178,10 @@ static PyObject *roll_call(PyObject *self, PyObject *args, PyObject *kw) {
     ndpar_gil_poll g;
     ndp_exec ex = {ndpar_nthreads(), ndpar_poll_signals, &g, 0.05};
     g.ts = PyEval_SaveThread();
-    rc = ndp_rolling(fn, &ia, &oa, &o, &ex, &st);
+    rc = ndp_rolling_at(fn, &ia, &oa, &o, anchor, &ex, &st);
     PyEval_RestoreThread(g.ts);
   } else {
-    rc = ndp_rolling(fn, &ia, &oa, &o, NULL, &st);
+    rc = ndp_rolling_at(fn, &ia, &oa, &o, anchor, NULL, &st);
   }
   if (rc) {
     ndpar_raise_status(fname, rc, &st);
@@ -181,6 +194,21 @@ done:
   Py_XDECREF(out);
   return result;
 }
+
+/* One C function per move_*, bound to the module: they pickle by name
+ * (ndpar.move_mean), as a dask graph ships them. */
+#define NDP__XX(id, name)                                                   \
+  static PyObject *roll_##id(PyObject *m, PyObject *args, PyObject *kw) {   \
+    (void)m;                                                                \
+    return roll_call(NDP_ROLL_##id, args, kw);                              \
+  }
+NDP_ROLL_MAP(NDP__XX)
+#undef NDP__XX
+static PyCFunctionWithKeywords const roll_impl[NDP_NROLL] = {
+#define NDP__XX(id, name) roll_##id,
+    NDP_ROLL_MAP(NDP__XX)
+#undef NDP__XX
+};
 
 static PyMethodDef roll_defs[NDP_NROLL];
 static char roll_names[NDP_NROLL][32];
@@ -211,13 +239,11 @@ int ndpar_add_rolling(PyObject *m) {
                "where the window reaches outside the series, never with "
                "mode='edge'.");
     roll_defs[fn].ml_name = roll_names[fn];
-    roll_defs[fn].ml_meth = (PyCFunction)(void (*)(void))roll_call;
+    roll_defs[fn].ml_meth = (PyCFunction)(void (*)(void))roll_impl[fn];
     roll_defs[fn].ml_flags = METH_VARARGS | METH_KEYWORDS;
     roll_defs[fn].ml_doc = roll_docs[fn];
-    PyObject *self = PyLong_FromLong(fn);
     PyObject *modname = PyUnicode_FromString("ndpar");
-    PyObject *f = (self && modname) ? PyCFunction_NewEx(&roll_defs[fn], self, modname) : NULL;
-    Py_XDECREF(self);
+    PyObject *f = modname ? PyCFunction_NewEx(&roll_defs[fn], m, modname) : NULL;
     Py_XDECREF(modname);
     if (!f || PyModule_AddObject(m, roll_names[fn], f) < 0) {
       Py_XDECREF(f);

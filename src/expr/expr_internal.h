@@ -132,4 +132,18 @@ void ndp__x_not(ndp_dtype dt, const char *a, char *o, size_t n);
 void ndp__x_where(size_t isz, const char *c, const char *a, const char *b, char *o,
                   size_t n);
 
+/* Exact float64 sums (xsum.c): a streaming accumulator for the
+ * reductions, flushed into an ndp_xsum (ndpar/expr.h) at the end. */
+typedef struct ndp__xacc {
+  uint64_t big[2][4096]; /* by sign and exponent: sums of significands */
+  int64_t s[NDP_XSUM_CHUNKS];
+  int64_t cnt;        /* terms since the last flush of big */
+  int emin, emax;     /* exponents used in big since then */
+  uint32_t flags;
+} ndp__xacc;
+void ndp__xacc_init(ndp__xacc *a);
+void ndp__xacc_add(ndp__xacc *a, const double *x, int64_t n);
+void ndp__xacc_flush(ndp__xacc *a, ndp_xsum *s); /* s += a; a emptied, reusable */
+void ndp__xsum_add1(ndp_xsum *s, double x); /* one term, straight into s */
+
 #endif

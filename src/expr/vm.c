@@ -33,9 +33,12 @@
  *
  * Reductions are deterministic: the work is cut into blocks whose size
  * does not depend on the thread count, and partial results are combined
- * in a fixed order. Whole-array: one partial per block (float sums are
- * pairwise inside the block, as NumPy's), then a pairwise tree over the
- * partials. Along an axis: each output element is reduced by one thread
+ * in a fixed order. float64 sums and means are exact (xsum.c: a
+ * superaccumulator per thread, per row or per output element, merged
+ * exactly, rounded once), so correctly rounded and the same for
+ * any thread count or split of the data. Other reductions, whole-array:
+ * one partial per block (float sums are pairwise inside the block, as
+ * NumPy's), then a pairwise tree over the partials. Along an axis: each output element is reduced by one thread
  * in a fixed order (the last axis: per-block partials combined by a
  * binary-counter pairwise tree; other axes: sequential accumulation over
  * the axis, vectorized over up to BLK output elements).
@@ -265,6 +268,10 @@ typedef struct vplan {
   ndp_dtype odt;
   int64_t outer, L, inner, nib; /* reductions */
   acc *partials;
+  int exact;            /* float64 sum or mean: exact, rounded once (xsum.c) */
+  ndp_xsum *xs;         /* exact whole-array sums: one state per thread */
+  ndp__xacc **xa;       /* and one accumulator per thread (allocated on its
+                           first chunk, zero after each flush) */
   int *slot;            /* register -> scratch slot (-1: const) */
   int stream;           /* write the output with non-temporal stores */
   int nslots;
@@ -643,16 +650,29 @@ static int whole_chunk(void *ctx, int64_t begin, int64_t end, int tid) {
   const vplan *p = ctx;
   const ndp_expr *e = p->e;
   scratch sc;
-  (void)tid;
   if (scratch_open(p, &sc)) return NDP_ENOMEM;
   int rc = 0;
+  ndp__xacc *xa = NULL;
+  if (p->exact) {
+    if (!(xa = p->xa[tid])) {
+      if (!(xa = p->xa[tid] = ndp__malloc(sizeof *xa))) {
+        ndp__free(sc.mem);
+        return NDP_ENOMEM;
+      }
+      ndp__xacc_init(xa);
+    }
+  }
   for (int64_t b = begin; b < end && !rc; b++) {
     int64_t s = b * BLK;
     size_t m = (size_t)(p->n - s < BLK ? p->n - s : BLK);
     const char *v;
     if ((rc = eval_block(p, &sc, s, m, &v))) break;
-    p->partials[b] = block_reduce(e->red, e->adt, to_acc(p, &sc, v, m), m);
+    if (p->exact)
+      ndp__xacc_add(xa, (const double *)(const void *)to_acc(p, &sc, v, m), (int64_t)m);
+    else
+      p->partials[b] = block_reduce(e->red, e->adt, to_acc(p, &sc, v, m), m);
   }
+  if (p->exact) ndp__xacc_flush(xa, &p->xs[tid]); /* exact: any order, any split */
   ndp__free(sc.mem);
   return rc;
 }
@@ -684,10 +704,29 @@ static int row_chunk(void *ctx, int64_t begin, int64_t end, int tid) {
   (void)tid;
   if (scratch_open(p, &sc)) return NDP_ENOMEM;
   int rc = 0;
+  ndp__xacc xa; /* exact: reused row after row (a flush empties it) */
+  if (p->exact) ndp__xacc_init(&xa);
   for (int64_t o = begin; o < end && !rc; o++) {
     acc stk[64];
     int64_t cnt[64];
     int top = 0;
+    if (p->exact) { /* the row summed exactly, rounded once */
+      ndp_xsum xs;
+      ndp_xsum_init(&xs);
+      for (int64_t s = 0; s < p->L && !rc; s += BLK) {
+        size_t m = (size_t)(p->L - s < BLK ? p->L - s : BLK);
+        const char *v;
+        if ((rc = eval_block(p, &sc, o * p->L + s, m, &v))) break;
+        ndp__xacc_add(&xa, (const double *)(const void *)to_acc(p, &sc, v, m), (int64_t)m);
+      }
+      if (rc) break;
+      ndp__xacc_flush(&xa, &xs);
+      acc r;
+      memset(&r, 0, sizeof r);
+      r.d = ndp_xsum_round(&xs);
+      put_result(p, &sc, (const char *)&r, 1, o, 0, p->L);
+      continue;
+    }
     for (int64_t s = 0; s < p->L && !rc; s += BLK) {
       size_t m = (size_t)(p->L - s < BLK ? p->L - s : BLK);
       const char *v;
@@ -717,9 +756,27 @@ static int slab_chunk(void *ctx, int64_t begin, int64_t end, int tid) {
   if (scratch_open(p, &sc)) return NDP_ENOMEM;
   int rc = 0;
   size_t asz = ndp_dtype_size(e->adt);
+  ndp_xsum *xs = NULL; /* exact: one state per output element of the task */
+  if (p->exact && !(xs = ndp__malloc(sizeof *xs * BLK))) {
+    ndp__free(sc.mem);
+    return NDP_ENOMEM;
+  }
   for (int64_t t = begin; t < end && !rc; t++) {
     int64_t o = t / p->nib, j0 = (t % p->nib) * BLK;
     size_t m = (size_t)(p->inner - j0 < BLK ? p->inner - j0 : BLK);
+    if (xs) {
+      for (size_t i = 0; i < m; i++) ndp_xsum_init(&xs[i]);
+      for (int64_t i = 0; i < p->L && !rc; i++) {
+        const char *v;
+        if ((rc = eval_block(p, &sc, (o * p->L + i) * p->inner + j0, m, &v))) break;
+        const double *d = (const double *)(const void *)to_acc(p, &sc, v, m);
+        for (size_t j = 0; j < m; j++) ndp__xsum_add1(&xs[j], d[j]);
+      }
+      if (rc) break;
+      for (size_t j = 0; j < m; j++) ((double *)(void *)sc.accb)[j] = ndp_xsum_round(&xs[j]);
+      put_result(p, &sc, sc.accb, m, o, j0, p->L);
+      continue;
+    }
     acc id = identity(e->red, e->adt);
     for (size_t i = 0; i < m; i++) memcpy(sc.accb + i * asz, &id, asz);
     for (int64_t i = 0; i < p->L && !rc; i++) {
@@ -729,6 +786,7 @@ static int slab_chunk(void *ctx, int64_t begin, int64_t end, int tid) {
     }
     if (!rc) put_result(p, &sc, sc.accb, m, o, j0, p->L);
   }
+  ndp__free(xs);
   ndp__free(sc.mem);
   return rc;
 }
@@ -1048,13 +1106,35 @@ static int run_reduction(vplan *p, const ndp_array *out, const ndp_exec *ex, ndp
   int rc;
   if (p->L == 0) return empty_reduction(p, out, st);
   if (p->n == 0) return 0;
+  /* float64 sums and means: exact, correctly rounded (xsum.c), so the
+   * same for any thread count and any split of the data */
+  p->exact = e->adt == NDP_FLOAT64 && (e->red == R_SUM || e->red == R_MEAN);
   if (!e->has_axis) {
     int64_t nblk = (p->n + BLK - 1) / BLK;
-    p->partials = ndp__malloc(sizeof(acc) * (size_t)nblk);
-    if (!p->partials) return ndp__fail(st, NDP_ENOMEM, "expr: out of memory");
     pf_opts(&o, ex, 8, 256);
-    if ((rc = ndp_parallel_for(nblk, whole_chunk, p, &o))) return rc;
-    acc r = tree(e->red, e->adt, p->partials, (size_t)nblk);
+    int nthr = o.nthreads > 0 ? o.nthreads : ndp_get_num_threads();
+    if (nthr > NDP_MAX_THREADS) nthr = NDP_MAX_THREADS;
+    o.nthreads = nthr;
+    if (p->exact) {
+      p->xs = ndp__calloc((size_t)nthr, sizeof *p->xs);
+      p->xa = ndp__calloc((size_t)nthr, sizeof *p->xa);
+    } else {
+      p->partials = ndp__malloc(sizeof(acc) * (size_t)nblk);
+    }
+    if (!p->partials && !(p->xs && p->xa))
+      return ndp__fail(st, NDP_ENOMEM, "expr: out of memory");
+    rc = ndp_parallel_for(nblk, whole_chunk, p, &o);
+    if (p->xa)
+      for (int t = 0; t < nthr; t++) ndp__free(p->xa[t]);
+    if (rc) return rc;
+    acc r;
+    if (p->exact) {
+      for (int t = 1; t < nthr; t++) ndp_xsum_merge(&p->xs[0], &p->xs[t]);
+      memset(&r, 0, sizeof r);
+      r.d = ndp_xsum_round(&p->xs[0]);
+    } else {
+      r = tree(e->red, e->adt, p->partials, (size_t)nblk);
+    }
     scratch sc;
     if (scratch_open(p, &sc)) return NDP_ENOMEM;
     put_result(p, &sc, (const char *)&r, 1, 0, 0, p->n);
@@ -1147,6 +1227,8 @@ static int eval_planned(const ndp_expr *e, const ndp_array *const *vars, const n
   ndp__free(p.bfns);
   ndp__free(p.slot);
   ndp__free(p.partials);
+  ndp__free(p.xs);
+  ndp__free(p.xa);
   if (rc) return fail_run(rc, st);
   ndp__ok(st);
   return 0;

@@ -2,10 +2,15 @@
  * pool/nthreads.c - how many threads a job uses.
  *
  * The default is NDPAR_NUM_THREADS when it is a positive integer, else the
- * CPUs in this process' affinity mask, lowered to the cgroup CPU quota
- * (cgroup v2 cpu.max, or v1 cpu.cfs_quota_us / cpu.cfs_period_us), rounded
- * up. Read once; ndp_set_num_threads changes the value used afterwards
- * (an atomic: safe from any thread; a job reads it once when it starts).
+ * hint (ndp_set_num_threads_hint: the Python package's Dask-worker rule),
+ * else OMP_NUM_THREADS when its first entry is a positive integer (the
+ * Dask Nanny sets it to 1 in its workers; OpenMP's list form "4,2" gives
+ * 4), else the CPUs in this process' affinity mask, lowered to the cgroup
+ * CPU quota (cgroup v2 cpu.max, or v1 cpu.cfs_quota_us /
+ * cpu.cfs_period_us), rounded up. The environment and the CPUs are read
+ * once; ndp_set_num_threads changes the value used afterwards, above all
+ * of these (atomics: safe from any thread; a job reads the count once
+ * when it starts).
  */
 #include <sched.h>
 #include <stdatomic.h>
@@ -53,27 +58,50 @@ int ndp__cpus_available(void) {
   return n;
 }
 
-static int env_threads(void) {
-  const char *s = getenv("NDPAR_NUM_THREADS");
+int ndp_cpus_available(void) {
+  static _Atomic int cpus = 0;
+  int n = atomic_load(&cpus);
+  if (n == 0) atomic_store(&cpus, n = ndp__cpus_available());
+  return n;
+}
+
+/* A positive integer in variable `name` (with `list`, the first entry of a
+ * comma-separated list, as OpenMP reads OMP_NUM_THREADS); 0 otherwise
+ * (ignored, as documented). */
+static int env_threads(const char *name, int list) {
+  const char *s = getenv(name);
   if (!s || !*s) return 0;
   char *end;
   long v = strtol(s, &end, 10);
   while (*end == ' ') end++;
-  if (*end || v < 1) return 0; /* ignored, as documented */
+  if ((*end && !(list && *end == ',')) || v < 1 || end == s) return 0;
   return v > NDP_MAX_THREADS ? NDP_MAX_THREADS : (int)v;
 }
 
-static _Atomic int default_threads = 0; /* 0: not computed yet */
+static _Atomic int ndpar_env = -1;  /* NDPAR_NUM_THREADS; -1: not read yet */
+static _Atomic int below_hint = 0;  /* OMP_NUM_THREADS, else the CPUs; 0: not yet */
+static _Atomic int hint_threads = 0;
 static _Atomic int current_threads = 0;
 
 int ndp_default_num_threads(void) {
-  int d = atomic_load(&default_threads);
+  int e = atomic_load(&ndpar_env);
+  if (e < 0) atomic_store(&ndpar_env, e = env_threads("NDPAR_NUM_THREADS", 0));
+  if (e > 0) return e;
+  const int h = atomic_load_explicit(&hint_threads, memory_order_relaxed);
+  if (h > 0) return h;
+  int d = atomic_load(&below_hint);
   if (d == 0) {
-    d = env_threads();
-    if (d == 0) d = ndp__cpus_available();
-    atomic_store(&default_threads, d);
+    d = env_threads("OMP_NUM_THREADS", 1);
+    if (d == 0) d = ndp_cpus_available();
+    atomic_store(&below_hint, d);
   }
   return d;
+}
+
+int ndp_set_num_threads_hint(int n) {
+  if (n < 0 || n > NDP_MAX_THREADS) return NDP_EINVAL;
+  atomic_store(&hint_threads, n);
+  return 0;
 }
 
 int ndp_get_num_threads(void) {

@@ -30,8 +30,13 @@
  *    bounded by the window's own spread. Blocks with NaN, where no single
  *    value need belong to every window crossing g, keep Welford summaries
  *    (count, mean, M2) of suffixes and prefixes instead and merge them by
- *    Chan's formula (all terms >= 0). Any inf in the window gives NaN, as
- *    NumPy.
+ *    Chan's formula (all terms >= 0), for the windows with NaN; the others
+ *    keep the shifted sums. Any inf in the window gives NaN, as NumPy.
+ *  - so every result is a function of its window's values and of where
+ *    the segments start (the window's position relative to its piece's
+ *    first input mod w), never of other values in the block: rolling.c
+ *    places the pieces at global positions (ndp_rolling_at), and chunked
+ *    series give the whole series' bits.
  *  - count: integer counts.
  *
  * Blocks without NaN (inf allowed) take loops with no tests at all; blocks
@@ -455,15 +460,34 @@ static void var_nan(const ndp__roll_k *k, const double *x, int64_t L, double *S1
   }
 }
 
+/* Blocks with NaN: a window without NaN keeps var_full's result, which
+ * depends on its own values only (so not on what else the block holds,
+ * hence not on how a series is chunked); windows with NaN take var_nan's,
+ * from U (m doubles). */
+static void var_mixed(const ndp__roll_k *k, const double *x, int64_t m, double *S1,
+                      double *S2, int64_t *SC, double *t, double *U) {
+  const int64_t w = k->w, L = m + w - 1;
+  const double d = 1.0 / (double)(w - k->ddof);
+  var_nan(k, x, L, S1, S2, SC, U);
+  int64_t c = 0; /* NaNs in x[j .. j + w - 1] */
+  for (int64_t i = 0; i < w - 1; i++) c += x[i] != x[i];
+  for (int64_t j = 0; j < m; j++) {
+    c += x[j + w - 1] != x[j + w - 1];
+    if (c) t[j] = U[j];
+    else if (k->fn == NDP_ROLL_STD) t[j] = sqrt(t[j] * d); /* as emit's OP_SQRT */
+    c -= x[j] != x[j];
+  }
+}
+
 static void var_kernel(const ndp__roll_k *k, const double *x, int64_t m, double *y,
-                       double *S1, double *S2, int64_t *SC, double *t) {
+                       double *S1, double *S2, int64_t *SC, double *t, double *U) {
   const int64_t w = k->w, L = m + w - 1;
   const int sq = k->fn == NDP_ROLL_STD;
   if (w <= k->ddof) { /* never more than ddof values */
     for (int64_t j = 0; j < m; j++) t[j] = NAN;
   } else if (var_full(x, L, w, S1, S2, t, sq ? 1.0 : 1.0 / (double)(w - k->ddof)) &&
              has_nan(x, L)) {
-    var_nan(k, x, L, S1, S2, SC, t);
+    var_mixed(k, x, m, S1, S2, SC, t, U);
   } else if (sq) {
     emit(k, t, y, m, 1.0 / (double)(w - k->ddof), OP_SQRT);
     return;
@@ -477,7 +501,7 @@ static size_t up64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 size_t ndp__roll_moments_scratch(const ndp__roll_k *k, int64_t m) {
   const size_t L = (size_t)(m + k->w - 1);
-  return 3 * up64(L * sizeof(double)) + up64(L * sizeof(int64_t));
+  return 4 * up64(L * sizeof(double)) + up64(L * sizeof(int64_t));
 }
 
 void ndp__roll_moments(const ndp__roll_k *k, const double *x, int64_t m, double *y,
@@ -485,8 +509,9 @@ void ndp__roll_moments(const ndp__roll_k *k, const double *x, int64_t m, double 
   const size_t L = (size_t)(m + k->w - 1), a = up64(L * sizeof(double));
   char *p = scratch;
   double *A = (double *)p, *B = (double *)(p + a), *T = (double *)(p + 2 * a);
-  int64_t *C = (int64_t *)(p + 3 * a);
+  double *U = (double *)(p + 3 * a);
+  int64_t *C = (int64_t *)(p + 4 * a);
   double *t = k->nt ? T : y;
-  if (k->fn == NDP_ROLL_VAR || k->fn == NDP_ROLL_STD) var_kernel(k, x, m, y, A, B, C, t);
+  if (k->fn == NDP_ROLL_VAR || k->fn == NDP_ROLL_STD) var_kernel(k, x, m, y, A, B, C, t, U);
   else sum_kernel(k, x, m, y, A, C, t);
 }

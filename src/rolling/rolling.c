@@ -4,8 +4,13 @@
  *
  * A lane is the 1-D series along the axis at one index of the other
  * dimensions. Each lane of n points is cut into blocks of
- * B = min(n, max(16384, 2w)) outputs; B depends only on n and the window,
- * never on the thread count. Output i's window starts at i - off (off =
+ * B0 = max(16384, 2w) outputs at global positions (ndp_rolling_at's anchor
+ * is the global index of the lane's first point; 0 for ndp_rolling), the
+ * first and last clipped to the lane; the grid depends only on the window,
+ * never on the thread count or the chunking. A chunk's first inside piece
+ * (below) that starts off the whole series' segment grid runs from up to
+ * w - 1 outputs earlier (dropped) so that its segments fall where the
+ * whole series' do. Output i's window starts at i - off (off =
  * w - 1 trailing, w / 2 centered). A block's outputs run as at most three
  * pieces: those whose windows reach before the series' start, those whose
  * windows lie inside it, those that reach past its end (so padding never
@@ -119,7 +124,10 @@ typedef struct plan {
   int edge;        /* CENTER_EDGE */
   int64_t cminc;   /* COUNT without edge: fewest positions of the series a
                       window must hold (the kernel's minc is 0) */
-  int64_t B;       /* outputs per block */
+  int64_t B;       /* most outputs of one block: min(n, B0) */
+  int64_t B0;      /* the block grid's step, in global positions */
+  int64_t anchor;  /* global index of the lane's first point */
+  int64_t j0;      /* global index of the lane's first block */
   int64_t nblk;    /* blocks per lane */
   /* dimensions other than the axis */
   int nd;
@@ -218,14 +226,24 @@ static void nt_copy(double *dst, const double *src, int64_t m) {
   for (; i < m; i++) dst[i] = src[i];
 }
 
-/* Outputs [a, b) of the lane at ib/ob: inputs a - off .. b - off + w - 2. */
+/* Outputs [a, b) of the lane at ib/ob: inputs a - off .. b - off + w - 2.
+ * d > 0 (a chunk's first inside piece, moments only): the kernel runs from
+ * d outputs earlier (their inputs before the chunk are padding), so that
+ * its segments start where they start for the whole series; those d
+ * outputs are dropped. */
 static void run_piece(const plan *p, const char *ib, char *ob, int64_t a, int64_t b,
-                      char *area) {
+                      int64_t d, char *area) {
   const int64_t w = p->k.w, m = b - a, s = a - p->off, L = m + w - 1;
   double *xb = (double *)area;
   char *raw = area + p->xbytes;
   double *yb = (double *)(raw + p->rawbytes);
   void *scratch = (char *)yb + p->ybytes;
+  if (d > 0) {
+    load(p, ib, s - d, L + d, xb, raw);
+    p->kernel(&p->k, xb, m + d, yb, scratch);
+    store(p, yb + d, ob + a * p->oa, m, raw);
+    return;
+  }
   const double *x = xb;
   if (!p->icast && !p->iswap && p->ia == 8 && s >= 0 && s + L <= p->n &&
       (uintptr_t)ib % 8 == 0)
@@ -262,15 +280,25 @@ static void run_block(const plan *p, int64_t lane, int64_t blk, char *area) {
   }
   const char *ib = p->in + ioff;
   char *ob = p->out + ooff;
-  const int64_t o0 = blk * p->B, o1 = p->n - o0 < p->B ? p->n : o0 + p->B;
+  /* the block's outputs, global [G, G + B0) clipped to the lane */
+  const int64_t G = (p->j0 + blk) * p->B0;
+  const int64_t o0 = G - p->anchor > 0 ? G - p->anchor : 0;
+  const int64_t o1 = G + p->B0 - p->anchor < p->n ? G + p->B0 - p->anchor : p->n;
   int64_t h = p->off, t = p->n - (p->k.w - 1 - p->off); /* [h, t): inside (h < t: w <= n) */
   if (h < o0) h = o0;
   if (h > o1) h = o1;
   if (t < h) t = h;
   if (t > o1) t = o1;
-  if (h > o0) run_piece(p, ib, ob, o0, h, area);
-  if (t > h) run_piece(p, ib, ob, h, t, area);
-  if (o1 > t) run_piece(p, ib, ob, t, o1, area);
+  /* for the whole series this inside piece would start at global
+   * P = max(G, off): the moments kernels' segments start there */
+  int64_t d = 0;
+  if (p->anchor > 0 && p->kernel == ndp__roll_moments) {
+    const int64_t A = p->anchor + h, P = G > p->off ? G : p->off;
+    if (A > P) d = (A - P) % p->k.w;
+  }
+  if (h > o0) run_piece(p, ib, ob, o0, h, 0, area);
+  if (t > h) run_piece(p, ib, ob, h, t, d, area);
+  if (o1 > t) run_piece(p, ib, ob, t, o1, 0, area);
 }
 
 static int chunk(void *ctx, int64_t b, int64_t e, int tid) {
@@ -370,7 +398,7 @@ static int validate(int fn, const ndp_array *in, const ndp_array *out,
 /* ---- entry ------------------------------------------------------------------------------ */
 
 static void build(plan *p, int fn, const ndp_array *in, const ndp_array *out, int ax,
-                  const ndp_roll_opts *o, int64_t minc) {
+                  const ndp_roll_opts *o, int64_t minc, int64_t anchor) {
   memset(p, 0, sizeof *p);
   p->k.fn = fn;
   p->k.w = o->window;
@@ -395,9 +423,11 @@ static void build(plan *p, int fn, const ndp_array *in, const ndp_array *out, in
   p->n = in->shape[ax];
   p->off = o->align == NDP_ROLL_TRAILING ? w - 1 : w / 2;
   p->edge = o->align == NDP_ROLL_CENTER_EDGE;
-  const int64_t B = w > 8192 ? 2 * w : 16384;
-  p->B = p->n < B ? p->n : B;
-  p->nblk = (p->n + p->B - 1) / p->B;
+  p->B0 = w > 8192 ? 2 * w : 16384;
+  p->B = p->n < p->B0 ? p->n : p->B0;
+  p->anchor = anchor;
+  p->j0 = anchor / p->B0;
+  p->nblk = (anchor + p->n - 1) / p->B0 - p->j0 + 1;
   for (int d = 0; d < in->ndim; d++) {
     if (d == ax || in->shape[d] == 1) continue;
     p->shape[p->nd] = in->shape[d];
@@ -434,14 +464,17 @@ static void build(plan *p, int fn, const ndp_array *in, const ndp_array *out, in
     al_in &= p->istr[d] % 8 == 0;
     al_out &= p->ostr[d] % 8 == 0;
   }
-  const int64_t Lmax = p->B + w - 1;
+  /* a chunk (anchor > 0) runs its first inside pieces up to w - 1 outputs
+   * longer, through the buffers */
+  const int ext = anchor > 0 && p->kernel == ndp__roll_moments;
+  const int64_t Bk = ext ? p->B + w : p->B, Lmax = Bk + w - 1;
   const int inplace_in = al_in && !p->icast && !p->iswap && p->ia == 8;
-  const int64_t Lx = inplace_in && 2 * w < Lmax ? 2 * w : Lmax;
+  const int64_t Lx = inplace_in && 2 * w < Lmax && !ext ? 2 * w : Lmax;
   p->xbytes = round64((size_t)Lx * 8);
   size_t raw = p->icast ? (size_t)Lmax * p->isz : 0, fo = p->of32 ? (size_t)p->B * 4 : 0;
   p->rawbytes = round64(raw > fo ? raw : fo);
   const int inplace_out = al_out && !p->of32 && !p->oswap && p->oa == 8 && !p->nt;
-  p->ybytes = inplace_out ? 0 : round64((size_t)p->B * 8);
+  p->ybytes = inplace_out && !ext ? 0 : round64((size_t)Bk * 8);
   switch (fn) {
   case NDP_ROLL_MIN:
   case NDP_ROLL_MAX:
@@ -449,18 +482,27 @@ static void build(plan *p, int fn, const ndp_array *in, const ndp_array *out, in
   case NDP_ROLL_ARGMAX: p->sbytes = ndp__roll_extrema_scratch(&p->k, p->B); break;
   case NDP_ROLL_MEDIAN:
   case NDP_ROLL_QUANTILE: p->sbytes = ndp__roll_order_scratch(&p->k, p->B); break;
-  default: p->sbytes = ndp__roll_moments_scratch(&p->k, p->B); break;
+  default: p->sbytes = ndp__roll_moments_scratch(&p->k, Bk); break;
   }
   p->sbytes = round64(p->sbytes);
 }
 
 int ndp_rolling(int fn, const ndp_array *in, const ndp_array *out, const ndp_roll_opts *opts,
                 const ndp_exec *ex, ndp_status *st) {
+  return ndp_rolling_at(fn, in, out, opts, 0, ex, st);
+}
+
+int ndp_rolling_at(int fn, const ndp_array *in, const ndp_array *out,
+                   const ndp_roll_opts *opts, int64_t anchor, const ndp_exec *ex,
+                   ndp_status *st) {
   int ax = 0;
   int64_t minc = 1;
   int rc = validate(fn, in, out, opts, &ax, &minc, st);
   if (rc) return rc;
   const char *name = names[fn];
+  if (anchor < 0 || anchor > ((int64_t)1 << 62))
+    return ndp__fail(st, NDP_EINVAL, "rolling %s: anchor must be in 0..2^62, got %lld", name,
+                     (long long)anchor);
   if (ndp_array_size(in) == 0) {
     ndp__ok(st);
     return 0;
@@ -474,7 +516,7 @@ int ndp_rolling(int fn, const ndp_array *in, const ndp_array *out, const ndp_rol
                      name);
   if (copy) in = &cin;
   plan p;
-  build(&p, fn, in, out, ax, opts, minc);
+  build(&p, fn, in, out, ax, opts, minc, anchor);
   int nthr = ex && ex->nthreads > 0 ? ex->nthreads : ndp_get_num_threads();
   if (nthr < 1) nthr = 1;
   if (nthr > NDP_MAX_THREADS) nthr = NDP_MAX_THREADS;

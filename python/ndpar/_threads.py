@@ -1,0 +1,153 @@
+"""Thread counts from the host ndpar runs in: the Dask-worker rule and the
+threadpoolctl controller.
+
+Precedence of the thread count of an ndpar call (first that applies):
+``with ndpar.threads(n)`` (per context), ``ndpar.set_num_threads(n)``
+(process; also what ``threadpoolctl.threadpool_limits`` sets),
+``NDPAR_NUM_THREADS``, the Dask-worker rule, ``OMP_NUM_THREADS``, the
+CPUs this process may use. The C core owns the last four
+(``ndp_default_num_threads``); this module only finds the worker.
+
+Dask-worker rule: in a process that hosts a ``distributed`` worker, ndpar
+uses the CPUs the process may use divided by the worker's threads, at
+least 1 (a worker running 4 tasks at once on 8 CPUs gives each call 2
+threads). ``distributed`` is never imported here: the rule is looked up
+only once ``distributed`` is in ``sys.modules`` (the C side calls
+``_worker_nthreads`` then, on every thread-count lookup, so a worker
+started or closed later is seen). Several worker processes on one host
+each see all its CPUs: set ``NDPAR_NUM_THREADS`` (or the worker's
+``OMP_NUM_THREADS`` via Dask's ``distributed.nanny.pre-spawn-environ``,
+which the worker rule is above) to divide further.
+
+threadpoolctl: ``threadpoolctl_controller()`` returns a
+``threadpoolctl.LibController`` subclass for ndpar (user_api and
+internal_api ``"ndpar"``, found through the loaded ``_ndpar`` extension),
+registered with ``threadpoolctl.register`` when threadpoolctl is imported:
+at ndpar's import if it already is, else by an import hook when it is
+(``install``). Then ``threadpool_limits(1)`` (or ``limits=1,
+user_api="ndpar"``) limits ndpar's process-wide count; a ``with
+ndpar.threads(n)`` block, being per context, still wins inside it.
+"""
+from __future__ import annotations
+
+import importlib.abc
+import importlib.util
+import sys
+
+_CLOSED = {"closing", "closed", "closing_gracefully", "failed"}
+
+
+def _current_worker():
+    """The distributed Worker this process hosts (the one running the
+    current task when there are several), or None; imports nothing."""
+    d = sys.modules.get("distributed")
+    if d is None:
+        return None
+    try:
+        return d.get_worker()  # inside a task
+    except Exception:
+        pass
+    wmod = sys.modules.get("distributed.worker")
+    inst = getattr(getattr(wmod, "Worker", None), "_instances", None)
+    if not inst:
+        return None
+    for w in list(inst):
+        if getattr(getattr(w, "status", None), "name", "") not in _CLOSED:
+            return w
+    return None
+
+
+def _worker_nthreads() -> int:
+    """Threads of the distributed worker this process hosts, 0 for none
+    (called by the C side; the budget is the CPUs divided by this)."""
+    try:
+        w = _current_worker()
+        if w is None:
+            return 0
+        n = getattr(getattr(w, "state", None), "nthreads", None) or getattr(w, "nthreads", 0)
+        return int(n) if n and int(n) > 0 else 0
+    except Exception:
+        return 0
+
+
+_controller = None
+
+
+def threadpoolctl_controller():
+    """The threadpoolctl LibController subclass that controls ndpar
+    (imports threadpoolctl)."""
+    global _controller
+    if _controller is not None:
+        return _controller
+    from threadpoolctl import LibController
+
+    from . import _ndpar, __version__
+
+    class NdparController(LibController):
+        """ndpar's thread count for threadpoolctl: get_num_threads and
+        set_num_threads are ndpar's process-wide ones."""
+
+        user_api = "ndpar"
+        internal_api = "ndpar"
+        filename_prefixes = ("_ndpar",)
+        check_symbols = ("PyInit__ndpar",)
+
+        def get_num_threads(self):
+            return _ndpar.get_num_threads()
+
+        def set_num_threads(self, num_threads):
+            _ndpar.set_num_threads(int(num_threads))
+
+        def get_version(self):
+            return __version__
+
+    _controller = NdparController
+    return _controller
+
+
+_registered = False
+
+
+def _register():
+    global _registered
+    if _registered:
+        return
+    tp = sys.modules.get("threadpoolctl")
+    if tp is None or not hasattr(tp, "register"):
+        return
+    _registered = True
+    tp.register(threadpoolctl_controller())
+
+
+class _Hook(importlib.abc.MetaPathFinder):
+    """Registers the controller right after threadpoolctl is imported."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "threadpoolctl":
+            return None
+        sys.meta_path.remove(self)  # once; and find the real spec without us
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        loader = spec.loader
+        exec_module = loader.exec_module
+
+        def exec_and_register(module):
+            exec_module(module)
+            sys.modules[name] = module
+            _register()
+
+        try:
+            loader.exec_module = exec_and_register
+        except AttributeError:  # a loader that refuses attributes: no hook
+            return spec
+        return spec
+
+
+def install():
+    """At ndpar's import: register now if threadpoolctl is loaded, else
+    when it is."""
+    if "threadpoolctl" in sys.modules:
+        _register()
+    elif not any(isinstance(f, _Hook) for f in sys.meta_path):
+        sys.meta_path.insert(0, _Hook())

@@ -220,11 +220,10 @@ def _anchor_kwargs(block_info: Any, axis: int, start: int) -> dict:
 
     start is the global index (along axis) of element 0 of the block the
     function is called on, overlap included (negative where boundary
-    'nearest' padded the start); block_info is dask's, for the lead.
-    TODO(lead): wire this once the C functions take ``_anchor`` (the [dask]
-    helper adds it): ``return {"_anchor": start}``.
+    'nearest' padded the start: those blocks keep their own grid, since
+    the padding is no global position); block_info is dask's.
     """
-    return {}
+    return {"_anchor": start} if start >= 0 else {}
 
 
 class _Move:

@@ -105,8 +105,9 @@ def main() -> int:
         "`add.reduce(axis=0)`: NumPy's iterator drives the outer loop and hands "
         "each loop call one row (2,500 elements, out += row), too little to "
         "split over threads; ndpar's loop sees no more than NumPy's does. "
-        "Along the last axis and over all, the span is the whole row or array "
-        "and ndpar reduces it in parallel.\n",
+        "Along the last axis each row is one span (2,500 elements: one "
+        "serial tree each, against NumPy's unrolled pairwise sum); over all "
+        "axes the array is one span, which ndpar reduces on both threads.\n",
         "\n### Reproduce\n", "`python bench/bench_ufunc.py` (part of `make bench`).\n",
     ]
     text = "\n".join(body)

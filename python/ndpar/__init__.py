@@ -129,6 +129,9 @@ def info() -> dict:
 from . import _threads as _threads_mod  # noqa: E402
 
 _threads_mod.install()  # threadpoolctl: register now or when it is imported
+from . import _xarray as _xarray_mod  # noqa: E402
+
+_xarray_mod.install()  # DataArray.ndpar / Dataset.ndpar, when xarray is imported
 
 
 __all__ = [

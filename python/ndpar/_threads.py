@@ -120,10 +120,14 @@ def _register():
 
 
 class _Hook(importlib.abc.MetaPathFinder):
-    """Registers the controller right after threadpoolctl is imported."""
+    """Runs callback right after the module `name` is imported (once): how
+    ndpar plugs into an optional library only when the user loads it."""
+
+    def __init__(self, name, callback):
+        self.name, self.callback = name, callback
 
     def find_spec(self, name, path=None, target=None):
-        if name != "threadpoolctl":
+        if name != self.name:
             return None
         sys.meta_path.remove(self)  # once; and find the real spec without us
         spec = importlib.util.find_spec(name)
@@ -131,11 +135,12 @@ class _Hook(importlib.abc.MetaPathFinder):
             return spec
         loader = spec.loader
         exec_module = loader.exec_module
+        callback = self.callback
 
         def exec_and_register(module):
             exec_module(module)
             sys.modules[name] = module
-            _register()
+            callback()
 
         try:
             loader.exec_module = exec_and_register
@@ -144,10 +149,15 @@ class _Hook(importlib.abc.MetaPathFinder):
         return spec
 
 
+def when_imported(name, callback):
+    """callback() now if module `name` is loaded, else right after it is."""
+    if name in sys.modules:
+        callback()
+    elif not any(isinstance(f, _Hook) and f.name == name for f in sys.meta_path):
+        sys.meta_path.insert(0, _Hook(name, callback))
+
+
 def install():
     """At ndpar's import: register now if threadpoolctl is loaded, else
     when it is."""
-    if "threadpoolctl" in sys.modules:
-        _register()
-    elif not any(isinstance(f, _Hook) for f in sys.meta_path):
-        sys.meta_path.insert(0, _Hook())
+    when_imported("threadpoolctl", _register)

@@ -27,14 +27,15 @@ extern "C" {
 
 /* Threads a job uses by default (the caller included), the first of:
  * ndp_set_num_threads' value; NDPAR_NUM_THREADS when it is a positive
- * integer; the hint (ndp_set_num_threads_hint); OMP_NUM_THREADS when it
- * is a positive integer (its first entry, as "4,2"; the Dask Nanny sets
- * it to 1); the CPUs this process may run on (ndp_cpus_available). */
+ * integer; OMP_NUM_THREADS when it is a positive integer (its first entry,
+ * as "4,2"; the Dask Nanny sets it to 1 in each worker process); the hint
+ * (ndp_set_num_threads_hint); the CPUs this process may run on
+ * (ndp_cpus_available). */
 NDP_API int ndp_get_num_threads(void);
 /* A default from the host the library runs in (the Python package sets it
  * on a Dask worker: the CPUs divided by the worker's threads), below
- * ndp_set_num_threads and NDPAR_NUM_THREADS, above OMP_NUM_THREADS and
- * the CPU count. 0 clears it. Returns 0 or NDP_EINVAL (n < 0 or above
+ * ndp_set_num_threads, NDPAR_NUM_THREADS and OMP_NUM_THREADS, above the
+ * CPU count. 0 clears it. Returns 0 or NDP_EINVAL (n < 0 or above
  * NDP_MAX_THREADS). Any thread (an atomic store). */
 NDP_API int ndp_set_num_threads_hint(int n);
 /* CPUs this process may run on: the affinity mask, lowered to a cgroup

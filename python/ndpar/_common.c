@@ -71,7 +71,7 @@ PyObject *ndpar_threads_var;
  * (never imported here), ndpar._threads._worker_nthreads() gives the
  * threads of the worker this process hosts (0: none); the CPUs divided by
  * that, at least 1, becomes the core's hint (ndp_set_num_threads_hint), below
- * set_num_threads and NDPAR_NUM_THREADS, above OMP_NUM_THREADS. Looked up
+ * set_num_threads, NDPAR_NUM_THREADS and OMP_NUM_THREADS. Looked up
  * on every call (a dictionary lookup while distributed is not loaded), so
  * a worker that starts or stops later is seen. GIL held. */
 static void refresh_worker_hint(void) {

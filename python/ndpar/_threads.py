@@ -4,8 +4,9 @@ threadpoolctl controller.
 Precedence of the thread count of an ndpar call (first that applies):
 ``with ndpar.threads(n)`` (per context), ``ndpar.set_num_threads(n)``
 (process; also what ``threadpoolctl.threadpool_limits`` sets),
-``NDPAR_NUM_THREADS``, the Dask-worker rule, ``OMP_NUM_THREADS``, the
-CPUs this process may use. The C core owns the last four
+``NDPAR_NUM_THREADS``, ``OMP_NUM_THREADS`` (a Dask Nanny sets it to 1 in
+each worker process: worker processes sharing a host do not
+oversubscribe it), the Dask-worker rule, the CPUs this process may use. The C core owns the last four
 (``ndp_default_num_threads``); this module only finds the worker.
 
 Dask-worker rule: in a process that hosts a ``distributed`` worker, ndpar
@@ -14,10 +15,9 @@ least 1 (a worker running 4 tasks at once on 8 CPUs gives each call 2
 threads). ``distributed`` is never imported here: the rule is looked up
 only once ``distributed`` is in ``sys.modules`` (the C side calls
 ``_worker_nthreads`` then, on every thread-count lookup, so a worker
-started or closed later is seen). Several worker processes on one host
-each see all its CPUs: set ``NDPAR_NUM_THREADS`` (or the worker's
-``OMP_NUM_THREADS`` via Dask's ``distributed.nanny.pre-spawn-environ``,
-which the worker rule is above) to divide further.
+started or closed later is seen). It applies where OMP_NUM_THREADS is not
+set: workers without a Nanny, or a Nanny whose
+``distributed.nanny.pre-spawn-environ`` leaves it out.
 
 threadpoolctl: ``threadpoolctl_controller()`` returns a
 ``threadpoolctl.LibController`` subclass for ndpar (user_api and

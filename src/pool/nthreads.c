@@ -1,11 +1,12 @@
 /*
  * pool/nthreads.c - how many threads a job uses.
  *
- * The default is NDPAR_NUM_THREADS when it is a positive integer, else the
- * hint (ndp_set_num_threads_hint: the Python package's Dask-worker rule),
- * else OMP_NUM_THREADS when its first entry is a positive integer (the
- * Dask Nanny sets it to 1 in its workers; OpenMP's list form "4,2" gives
- * 4), else the CPUs in this process' affinity mask, lowered to the cgroup
+ * The default is NDPAR_NUM_THREADS when it is a positive integer, else
+ * OMP_NUM_THREADS when its first entry is a positive integer (the Dask
+ * Nanny sets it to 1 in each worker process, so workers sharing a host do
+ * not oversubscribe it; OpenMP's list form "4,2" gives 4), else the hint
+ * (ndp_set_num_threads_hint: the Python package's Dask-worker rule), else
+ * the CPUs in this process' affinity mask, lowered to the cgroup
  * CPU quota (cgroup v2 cpu.max, or v1 cpu.cfs_quota_us /
  * cpu.cfs_period_us), rounded up. The environment and the CPUs are read
  * once; ndp_set_num_threads changes the value used afterwards, above all
@@ -79,7 +80,8 @@ static int env_threads(const char *name, int list) {
 }
 
 static _Atomic int ndpar_env = -1;  /* NDPAR_NUM_THREADS; -1: not read yet */
-static _Atomic int below_hint = 0;  /* OMP_NUM_THREADS, else the CPUs; 0: not yet */
+static _Atomic int omp_env = -1;    /* OMP_NUM_THREADS; -1: not read yet */
+static _Atomic int cpus_env = 0;    /* the CPUs; 0: not yet */
 static _Atomic int hint_threads = 0;
 static _Atomic int current_threads = 0;
 
@@ -87,14 +89,13 @@ int ndp_default_num_threads(void) {
   int e = atomic_load(&ndpar_env);
   if (e < 0) atomic_store(&ndpar_env, e = env_threads("NDPAR_NUM_THREADS", 0));
   if (e > 0) return e;
+  int o = atomic_load(&omp_env);
+  if (o < 0) atomic_store(&omp_env, o = env_threads("OMP_NUM_THREADS", 1));
+  if (o > 0) return o;
   const int h = atomic_load_explicit(&hint_threads, memory_order_relaxed);
   if (h > 0) return h;
-  int d = atomic_load(&below_hint);
-  if (d == 0) {
-    d = env_threads("OMP_NUM_THREADS", 1);
-    if (d == 0) d = ndp_cpus_available();
-    atomic_store(&below_hint, d);
-  }
+  int d = atomic_load(&cpus_env);
+  if (d == 0) atomic_store(&cpus_env, d = ndp_cpus_available());
   return d;
 }
 

@@ -44,8 +44,9 @@ def test_set_num_threads_beats_env():
 
 def test_worker_rule_precedence():
     # a stand-in 'distributed' whose get_worker() gives a worker of 1 thread
-    # (the real thing: test_dask_cluster.py): the rule beats OMP_NUM_THREADS,
-    # NDPAR_NUM_THREADS and set_num_threads beat the rule, threads() beats all
+    # (the real thing: test_dask_cluster.py): OMP_NUM_THREADS (the Nanny's
+    # 1) and NDPAR_NUM_THREADS beat the rule, set_num_threads beats those,
+    # threads() beats all
     code = """
 import sys, types
 import ndpar
@@ -66,8 +67,10 @@ ndpar.set_num_threads(7)
 print(ndpar.get_num_threads())
 del sys.modules['distributed']
 """
+    out = _child(code).split()
+    assert out == [str(CPUS), str(CPUS), "1", "1", "7"]
     out = _child(code, OMP_NUM_THREADS="1").split()
-    assert out == ["1", str(CPUS), "1", "1", "7"]
+    assert out == ["1", "1", "1", "1", "7"]
     out = _child(code, OMP_NUM_THREADS="1", NDPAR_NUM_THREADS="3").split()
     assert out == ["3", "3", "3", "1", "7"]
 

@@ -104,6 +104,7 @@ bench: install
 	$(VPY) bench/bench_kernels.py
 	$(VPY) bench/bench_calls.py
 	$(VPY) bench/bench_ufunc.py
+	$(VPY) bench/bench_dask.py
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz .mesonpy-* 
